@@ -1,0 +1,22 @@
+//! The subcommands of the `ringa` binary, one module each.
+
+pub(crate) mod amd;
+pub(crate) mod bench_pacing;
+pub(crate) mod bench_sip;
+pub(crate) mod bench_sip_bridge;
+pub(crate) mod bench_store;
+pub(crate) mod demo;
+pub(crate) mod dnc;
+pub(crate) mod engine_stdio;
+pub(crate) mod export;
+pub(crate) mod import;
+pub(crate) mod serve;
+pub(crate) mod simulate;
+pub(crate) mod telephony;
+
+/// Logs go to standard error, filtered by `RINGA_LOG` (default `warn`).
+pub(crate) fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RINGA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
