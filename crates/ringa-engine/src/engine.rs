@@ -743,8 +743,13 @@ impl Engine {
             (_, CallEvent::Ringing) => {}
             (CallState::Dialing, CallEvent::PickedUp) => {
                 let now = self.now;
-                if let Some(c) = self.calls.get_mut(&call) {
-                    c.picked_up_at.get_or_insert(now);
+                let Some(c) = self.calls.get_mut(&call) else { return };
+                if c.picked_up_at.is_none() {
+                    c.picked_up_at = Some(now);
+                    let after = now.duration_since(c.record.placed_at);
+                    if let Some(rt) = self.campaigns.get_mut(&c.record.campaign) {
+                        rt.pacer.observe(now, &PacerEvent::PickedUp { call, after });
+                    }
                 }
             }
             (CallState::Dialing, CallEvent::Failed { result, sip_code }) => {

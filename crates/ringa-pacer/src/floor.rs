@@ -126,6 +126,10 @@ pub enum PacerEvent {
     Placed { call: CallId, features: CallFeatures, p_human: f64 },
     /// A call ended without a person: no answer, busy, machine, ...
     Unanswered { call: CallId, result: CallResult, after: SignedDuration },
+    /// The far end picked up after `after` of ringing; whether a person or
+    /// a machine is still being judged (answering-machine detection). Not
+    /// sent when the verdict comes with the pickup.
+    PickedUp { call: CallId, after: SignedDuration },
     /// A person answered after `after` of ringing.
     Answered { call: CallId, after: SignedDuration },
     /// The answered call reached an agent after waiting `waited`.

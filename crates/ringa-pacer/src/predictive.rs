@@ -95,6 +95,19 @@ pub struct PacerState {
     pub drops_predicted: f64,
     /// Mean predicted drop probability of placed calls over the threshold.
     pub spread: f64,
+    /// Seconds from pickup to a person's verdict, for calls whose pickup
+    /// came before the verdict (answering-machine detection listening).
+    #[serde(default = "PacerState::fresh_verdict_delay")]
+    pub verdict_delay: Durations,
+    /// Seconds from pickup to any other end (a machine's verdict, a hang-up).
+    #[serde(default = "PacerState::fresh_verdict_delay")]
+    pub other_verdict_delay: Durations,
+    /// Calls picked up before their verdict, and how many of them turned out
+    /// to be people.
+    #[serde(default)]
+    pub picked_up: f64,
+    #[serde(default)]
+    pub picked_up_people: f64,
 }
 
 impl PacerState {
@@ -108,7 +121,21 @@ impl PacerState {
             drops_seen: 0.0,
             drops_predicted: 0.0,
             spread: 0.5,
+            verdict_delay: PacerState::fresh_verdict_delay(),
+            other_verdict_delay: PacerState::fresh_verdict_delay(),
+            picked_up: 0.0,
+            picked_up_people: 0.0,
         }
+    }
+
+    fn fresh_verdict_delay() -> Durations {
+        Durations::new(0.25, 240, 4.0, 5.0)
+    }
+
+    /// Of the calls picked up before their verdict, the share that were
+    /// people, shrunk towards one half while there are few.
+    fn picked_up_share(&self) -> f64 {
+        (self.picked_up_people + 0.5 * PICKUP_PRIOR_WEIGHT) / (self.picked_up + PICKUP_PRIOR_WEIGHT)
     }
 }
 
@@ -122,6 +149,8 @@ impl PacerState {
             ("other outcome time", &self.other_delay, &fresh.other_delay),
             ("talk time", &self.talk, &fresh.talk),
             ("wrap-up time", &self.wrap, &fresh.wrap),
+            ("verdict time", &self.verdict_delay, &fresh.verdict_delay),
+            ("other verdict time", &self.other_verdict_delay, &fresh.other_verdict_delay),
         ];
         for (name, curve, fresh) in curves {
             if let Some(why) = curve.misfit(fresh) {
@@ -131,7 +160,13 @@ impl PacerState {
         if let Some(why) = self.answer.misfit() {
             return Some(why);
         }
-        let ratios = [self.drops_seen, self.drops_predicted, self.spread];
+        let ratios = [
+            self.drops_seen,
+            self.drops_predicted,
+            self.spread,
+            self.picked_up,
+            self.picked_up_people,
+        ];
         if !ratios.iter().all(|x| x.is_finite() && *x >= 0.0) {
             return Some("a drop count is negative or not a number".to_string());
         }
@@ -143,6 +178,9 @@ impl PacerState {
 #[derive(Clone, Debug)]
 struct Flight {
     indices: Vec<u32>,
+    /// Seconds after the dial at which the far end picked up, when the
+    /// verdict did not come with the pickup.
+    picked_up_after: Option<f64>,
 }
 
 /// The predictive pacer. See the module documentation.
@@ -249,6 +287,8 @@ impl Predictive {
         self.state.live_delay.refresh(&[]);
         self.state.other_delay.refresh(&[]);
         self.state.wrap.refresh(&[]);
+        self.state.verdict_delay.refresh(&[]);
+        self.state.other_verdict_delay.refresh(&[]);
         self.points = self.compute_points();
         self.free_cache.clear();
         self.since_refresh = 0;
@@ -340,9 +380,28 @@ impl Predictive {
         // Answers of the calls in flight by each point.
         let mut answers: Vec<PoissonBinomial> =
             (0..k).map(|_| PoissonBinomial::new(limit)).collect();
+        let picked_share = (self.state.picked_up_share() * inflate).min(1.0);
         for c in floor.calls {
             if c.waiting_for_agent {
                 answers.iter_mut().for_each(|a| a.add(1.0));
+                continue;
+            }
+            let picked = self.flights.get(&c.call).and_then(|f| f.picked_up_after);
+            if let Some(picked) = picked {
+                // Picked up, verdict pending: a person far more often than a
+                // call still ringing, and the verdict comes soon.
+                let since = (secs(now.duration_since(c.placed_at)) - picked).max(0.0);
+                let verdict = &self.state.verdict_delay;
+                let (sv, so) =
+                    (verdict.survival(since), self.state.other_verdict_delay.survival(since));
+                let denom = picked_share * sv + (1.0 - picked_share) * so;
+                if sv <= 1e-9 || denom <= 1e-12 {
+                    continue;
+                }
+                let p_live = picked_share * sv / denom;
+                for (a, &t) in answers.iter_mut().zip(&points) {
+                    a.add(p_live * (1.0 - verdict.survival(since + t) / sv));
+                }
                 continue;
             }
             let age = secs(now.duration_since(c.placed_at)).max(0.0);
@@ -444,22 +503,36 @@ impl Pacer for Predictive {
                     let ratio = (risk / threshold.max(1e-9)).min(1.5);
                     self.state.spread += alpha * (ratio - self.state.spread);
                 }
-                self.flights.insert(*call, Flight { indices });
+                self.flights.insert(*call, Flight { indices, picked_up_after: None });
                 if self.flights.len() > 100_000 {
                     // Outcomes that never came (lost by the engine): forget.
                     self.flights.clear();
+                }
+            }
+            PacerEvent::PickedUp { call, after } => {
+                if let Some(f) = self.flights.get_mut(call) {
+                    f.picked_up_after.get_or_insert(secs(*after));
                 }
             }
             PacerEvent::Answered { call, after } => {
                 self.state.live_delay.record(secs(*after));
                 if let Some(f) = self.flights.remove(call) {
                     self.state.answer.learn(&f.indices, true);
+                    if let Some(picked) = f.picked_up_after {
+                        self.state.verdict_delay.record(secs(*after) - picked);
+                        self.state.picked_up += 1.0;
+                        self.state.picked_up_people += 1.0;
+                    }
                 }
             }
             PacerEvent::Unanswered { call, after, .. } => {
                 self.state.other_delay.record(secs(*after));
                 if let Some(f) = self.flights.remove(call) {
                     self.state.answer.learn(&f.indices, false);
+                    if let Some(picked) = f.picked_up_after {
+                        self.state.other_verdict_delay.record(secs(*after) - picked);
+                        self.state.picked_up += 1.0;
+                    }
                 }
             }
             PacerEvent::Connected { .. } => {}
@@ -526,6 +599,8 @@ impl Pacer for Predictive {
         state.other_delay.rebuild();
         state.talk.rebuild();
         state.wrap.rebuild();
+        state.verdict_delay.rebuild();
+        state.other_verdict_delay.rebuild();
         self.state = state;
         self.points = self.compute_points();
         self.free_cache.clear();
@@ -536,6 +611,10 @@ impl Pacer for Predictive {
 /// Standard deviations of the campaign mean's posterior added to answer
 /// probabilities while it is uncertain.
 const UNCERTAINTY_Z: f64 = 1.5;
+
+/// Worth, in calls, of the prior one-half share of people among calls
+/// picked up before their verdict.
+const PICKUP_PRIOR_WEIGHT: f64 = 10.0;
 
 /// Look-ahead points per decision.
 const POINTS: usize = 16;
