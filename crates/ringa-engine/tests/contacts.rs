@@ -232,7 +232,18 @@ fn a_drop_under_the_swedish_rules_is_redialed_one_to_one_after_15_minutes() {
     let redial = &redials[1];
     assert!(redial.at >= drop_time + SignedDuration::from_mins(15), "redialed at {}", redial.at);
     assert!(redial.agent.is_some(), "one-to-one: an agent is reserved");
-    assert!(redial.caller_id.is_some(), "the redial presents the campaign's number");
+    // The redial presents a number of the campaign's pool, like every other
+    // attempt.
+    let pool: Vec<_> = campaign(1, DialMode::Predictive, RuleSet::Se)
+        .caller_ids
+        .numbers
+        .into_iter()
+        .map(|c| c.number)
+        .collect();
+    for o in &redials {
+        let shown = o.caller_id.as_ref().expect("every attempt presents a number");
+        assert!(pool.contains(shown), "{shown:?} is not in the campaign's pool");
+    }
 }
 
 #[test]

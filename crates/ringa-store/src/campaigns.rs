@@ -746,7 +746,12 @@ impl Store {
     }
 
     /// Marks a contact active or inactive. An inactive contact never reaches
-    /// the dial queue of any campaign (a claim in flight ends blocked).
+    /// the dial queue of any campaign; a claim in flight keeps its attempt,
+    /// whose end is journaled as usual and leaves the contact blocked. The
+    /// state it had is kept (`paused_state`) and comes back when it is made
+    /// active again: a contact finished, closed by a do-not-call outcome or
+    /// waiting for a callback is not reopened by a deactivation and an
+    /// activation. An erased contact stays blocked.
     pub async fn set_contact_active(
         &self,
         id: ContactId,
@@ -755,10 +760,15 @@ impl Store {
     ) -> Result<(), StoreError> {
         let done = on_db!(self, pool => {
             sqlx::query(
-                "UPDATE contacts SET active = $1, version = version + 1, next_at = $2, \
+                "UPDATE contacts SET active = $1, \
+                 version = CASE WHEN state = 1 THEN version ELSE version + 1 END, \
+                 next_at = CASE WHEN $1 = 0 AND state <> 1 THEN $2 ELSE next_at END, \
+                 paused_state = CASE WHEN $1 = 0 AND active = 1 AND state <> 1 THEN state \
+                 WHEN $1 = 1 THEN NULL ELSE paused_state END, \
                  state = CASE WHEN state = 1 THEN 1 \
                  WHEN $1 = 0 THEN 3 \
-                 WHEN state = 3 AND erased = 0 THEN 0 ELSE state END \
+                 WHEN active = 0 AND state = 3 AND erased = 0 THEN COALESCE(paused_state, 0) \
+                 ELSE state END \
                  WHERE id = $3",
             )
             .bind(i64::from(active))

@@ -27,6 +27,7 @@ static SQLITE_SCHEMA: Schema = Schema(&[
     (4, "learned state", include_str!("../migrations/sqlite/0004_learned_state.sql")),
     (5, "inbound calls", include_str!("../migrations/sqlite/0005_inbound_calls.sql")),
     (6, "inbound orders", include_str!("../migrations/sqlite/0006_inbound_orders.sql")),
+    (7, "contact paused state", include_str!("../migrations/sqlite/0007_contact_paused_state.sql")),
 ]);
 static POSTGRES_SCHEMA: Schema = Schema(&[
     (1, "schema", include_str!("../migrations/postgres/0001_schema.sql")),
@@ -35,6 +36,11 @@ static POSTGRES_SCHEMA: Schema = Schema(&[
     (4, "learned state", include_str!("../migrations/postgres/0004_learned_state.sql")),
     (5, "inbound calls", include_str!("../migrations/postgres/0005_inbound_calls.sql")),
     (6, "inbound orders", include_str!("../migrations/postgres/0006_inbound_orders.sql")),
+    (
+        7,
+        "contact paused state",
+        include_str!("../migrations/postgres/0007_contact_paused_state.sql"),
+    ),
 ]);
 
 /// A backend's migrations as sqlx's `migrate!` macro would embed them:
@@ -445,7 +451,8 @@ mod tests {
                     "0003_contact_search.sql",
                     "0004_learned_state.sql",
                     "0005_inbound_calls.sql",
-                    "0006_inbound_orders.sql"
+                    "0006_inbound_orders.sql",
+                    "0007_contact_paused_state.sql",
                 ],
                 "migrations/{backend} changed: embed each new file in SQLITE_SCHEMA and \
                  POSTGRES_SCHEMA (db.rs) as its own migration"

@@ -570,6 +570,7 @@ impl Store {
         let done = on_db!(self, pool => {
             sqlx::query(
                 "UPDATE contacts SET state = CASE WHEN active = 0 THEN 3 ELSE $1 END, \
+                 paused_state = CASE WHEN active = 0 THEN 0 END, \
                  next_at = $2, version = version + 1, claimed_by = NULL, claimed_at = NULL, \
                  last_outcome = COALESCE($3, last_outcome) \
                  WHERE id = $4 AND state = 1 AND version = $5",
@@ -612,7 +613,7 @@ impl Store {
             let attempt_no: Option<i64> = sqlx::query_scalar(
                 "UPDATE contacts SET attempts = attempts + 1 \
                  WHERE id = $1 AND state = 1 AND version = $2 AND claimed_by = $3 \
-                 RETURNING attempts",
+                 AND active = 1 RETURNING attempts",
             )
             .bind(claim.contact.0 as i64)
             .bind(claim.version)
@@ -622,7 +623,7 @@ impl Store {
             let Some(attempt_no) = attempt_no else {
                 tx.rollback().await?;
                 return Err(StoreError::Conflict(format!(
-                    "the claim on {} was lost",
+                    "the claim on {} was lost, or the contact was made inactive",
                     claim.contact
                 )));
             };
@@ -658,6 +659,7 @@ impl Store {
             if let Some(list) = block {
                 sqlx::query(
                     "UPDATE contacts SET state = CASE WHEN active = 0 THEN 3 ELSE $1 END, \
+                 paused_state = CASE WHEN active = 0 THEN $1 END, \
                      next_at = $2, version = version + 1, claimed_by = NULL, \
                      claimed_at = NULL, last_outcome = $3, attempts = attempts - 1 \
                      WHERE id = $4",
@@ -844,6 +846,7 @@ impl Store {
             }
             let moved = sqlx::query(
                 "UPDATE contacts SET state = CASE WHEN active = 0 THEN 3 ELSE $1 END, \
+                 paused_state = CASE WHEN active = 0 THEN $1 END, \
                  next_at = $2, fresh = 0, version = version + 1, claimed_by = NULL, \
                  claimed_at = NULL, last_outcome = $3 \
                  WHERE id = $4 AND state = 1 AND version = $5",
@@ -943,7 +946,8 @@ impl Store {
              RETURNING id"
         );
         let release = format!(
-            "UPDATE contacts SET state = CASE WHEN active = 0 THEN 3 \
+            "UPDATE contacts SET paused_state = CASE WHEN active = 0 THEN 0 END, \
+             state = CASE WHEN active = 0 THEN 3 \
              WHEN EXISTS (SELECT 1 FROM callbacks cb WHERE cb.contact_id = contacts.id \
              AND cb.state IN ('pending', 'escalated')) THEN 4 ELSE 0 END, \
              version = version + 1, claimed_by = NULL, claimed_at = NULL, next_at = $1 \

@@ -101,6 +101,11 @@ pub struct ErasureReport {
     pub callbacks_cancelled: u64,
     /// Recording files that were deleted.
     pub recordings_removed: Vec<String>,
+    /// Recording files that were already gone.
+    pub recordings_missing: Vec<String>,
+    /// Recording files that could not be deleted, with the reason: personal
+    /// data still on disk, for the operator to remove.
+    pub recordings_left: Vec<(String, String)>,
 }
 
 /// The in-memory copy of every list, kept in step with the database.
@@ -639,18 +644,20 @@ impl Store {
             tx.commit().await?;
             cancelled
         });
+        report.numbers_hashed = hashes.len() as u64;
+        report.callbacks_cancelled = cancelled;
+        self.dnc_memory_mut().erased.extend(hashes);
+        // The rows are gone: every file is tried, and one that cannot be
+        // removed is reported rather than ending the erasure half done.
         for path in paths {
             match tokio::fs::remove_file(&path).await {
                 Ok(()) => report.recordings_removed.push(path),
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                    report.recordings_removed.push(path)
+                    report.recordings_missing.push(path)
                 }
-                Err(err) => return Err(StoreError::Io(err)),
+                Err(err) => report.recordings_left.push((path, err.to_string())),
             }
         }
-        report.numbers_hashed = hashes.len() as u64;
-        report.callbacks_cancelled = cancelled;
-        self.dnc_memory_mut().erased.extend(hashes);
         Ok(report)
     }
 

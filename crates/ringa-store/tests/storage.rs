@@ -282,11 +282,13 @@ async fn dnc_lists_apply_to_their_campaigns_and_global_to_all(store: Store) {
         assert_eq!(block.added_at, Some(later));
     }
     assert_eq!(store.contact(claim.contact).await.unwrap().state, "blocked");
-    // The other campaign's copy of the number is never handed out.
-    let c2_claim = store.next_contact(c2, "w", later).await.unwrap();
-    if let Some(c) = c2_claim {
-        assert!(store.dnc_check(&c.numbers[0].number, Some(c2)).is_some());
-    }
+    // The other campaign's copy of the number can still be claimed (a claim
+    // does not wash); the live check made immediately before every dial
+    // refuses it, naming the global list.
+    let c2_claim = store.next_contact(c2, "w", later).await.unwrap().expect("C2's contact");
+    assert_eq!(c2_claim.numbers[0].number, number);
+    let block = store.dnc_check(&c2_claim.numbers[0].number, Some(c2)).expect("refused");
+    assert_eq!(block.list_name, "global");
     // A register with a prefix blocks a range for campaigns that attach it.
     let nix = store.create_dnc_list("NIX", DncKind::Register, None, now).await.unwrap();
     let options = ringa_store::DncLoadOptions {
@@ -332,7 +334,7 @@ async fn a_number_blocked_after_staging_is_not_dialed(store: Store) {
 
 async fn inactive_and_erased_contacts_never_reach_the_queue(store: Store) {
     let now = t("2026-03-02T08:00:00Z");
-    let (campaign, list, ids) = campaign_with(
+    let (campaign, _list, ids) = campaign_with(
         &store,
         "c",
         &[("A", "0701740601"), ("B", "0701740602"), ("C", "0701740603")],
@@ -355,9 +357,73 @@ async fn inactive_and_erased_contacts_never_reach_the_queue(store: Store) {
     let block = store.dnc_check(&se("0701740603"), None).unwrap();
     assert!(block.erased);
     assert!(store.dnc_check(&se("0701740603"), Some(campaign)).is_some());
-    // A second campaign over the same people does not dial B either: the
-    // inactive flag travels with the contact, the erased number with its hash.
-    let _ = list;
+    // A second campaign given the same people holds records of its own: the
+    // erased person's number stays blocked for it (the hash is global), while
+    // being inactive belongs to the first campaign's record.
+    let (second, _, _) = campaign_with(
+        &store,
+        "c2",
+        &[("A", "0701740601"), ("B", "0701740602"), ("C", "0701740603")],
+        now,
+    )
+    .await;
+    assert!(store.dnc_check(&se("0701740603"), Some(second)).is_some_and(|b| b.erased));
+    assert!(store.dnc_check(&se("0701740602"), Some(second)).is_none());
+}
+
+async fn a_deactivation_and_an_activation_give_back_the_state(store: Store) {
+    let now = t("2026-03-02T08:00:00Z");
+    let people =
+        [("A", "0701740601"), ("B", "0701740602"), ("C", "0701740603"), ("D", "0701740604")];
+    let (campaign, _list, ids) = campaign_with(&store, "c", &people, now).await;
+    // D is taken for dialing and made inactive before its call: the dial is
+    // refused, the claim given back, and D comes back ready later.
+    let d = store.claim_contact(ids[3], "w", now).await.unwrap().unwrap();
+    store.set_contact_active(ids[3], false, now).await.unwrap();
+    let refused = store.begin_attempt(&d, &start(&d.numbers[0].number), now).await;
+    assert!(matches!(refused, Err(StoreError::Conflict(_))), "{refused:?}");
+    store.release_claim(&d, &NextStep::Close, None, now).await.unwrap();
+    assert_eq!(store.contact(ids[3]).await.unwrap().attempts, 0);
+    // A is sold (closed), B ends with a retry while it is made inactive
+    // during its call, C waits untouched.
+    let a = store.claim_contact(ids[0], "w", now).await.unwrap().unwrap();
+    let attempt = store.begin_attempt(&a, &start(&a.numbers[0].number), now).await.unwrap();
+    let end_a = end(CallResult::Connected, Some("sale"), NextStep::Close);
+    store.finish_attempt(attempt, &end_a, now).await.unwrap();
+    let b = store.claim_contact(ids[1], "w", now).await.unwrap().unwrap();
+    let attempt = store.begin_attempt(&b, &start(&b.numbers[0].number), now).await.unwrap();
+    store.set_contact_active(ids[1], false, now).await.unwrap();
+    let later = now + SignedDuration::from_mins(30);
+    let retry = NextStep::Retry { at: later };
+    store.finish_attempt(attempt, &end(CallResult::NoAnswer, None, retry), now).await.unwrap();
+    assert_eq!(store.contact(ids[1]).await.unwrap().state, "blocked", "inactive after its call");
+    let closed = store.contact(ids[0]).await.unwrap().state;
+    assert_ne!(closed, "ready");
+
+    for id in [ids[0], ids[2]] {
+        store.set_contact_active(id, false, now).await.unwrap();
+        // A second deactivation keeps the first one's state.
+        store.set_contact_active(id, false, now).await.unwrap();
+    }
+    let states = store.contact_states(campaign).await.unwrap();
+    assert_eq!(states.get("skipped: inactive"), Some(&4), "{states:?}");
+    assert!(store.next_contact(campaign, "w", later).await.unwrap().is_none());
+
+    for id in &ids {
+        store.set_contact_active(*id, true, now).await.unwrap();
+        // Activating an active contact changes nothing.
+        store.set_contact_active(*id, true, now).await.unwrap();
+    }
+    assert_eq!(store.contact(ids[0]).await.unwrap().state, closed, "the sale stays closed");
+    assert_eq!(store.contact(ids[1]).await.unwrap().state, "ready", "its retry comes back");
+    assert_eq!(store.contact(ids[2]).await.unwrap().state, "ready");
+    assert_eq!(store.contact(ids[3]).await.unwrap().state, "ready", "never dialed: ready");
+    let mut claimed = Vec::new();
+    while let Some(claim) = store.next_contact(campaign, "w", later).await.unwrap() {
+        claimed.push(claim.contact);
+    }
+    claimed.sort();
+    assert_eq!(claimed, vec![ids[1], ids[2], ids[3]]);
 }
 
 async fn erasure_removes_personal_data_and_recordings(store: Store) {
@@ -373,9 +439,19 @@ async fn erasure_removes_personal_data_and_recordings(store: Store) {
     let recording = dir.path().join("call.wav");
     std::fs::write(&recording, b"RIFF").unwrap();
     store.add_recording(attempt, ids[0], recording.to_str().unwrap(), now).await.unwrap();
+    // A file already gone, and one that cannot be removed (a folder stands
+    // in its place): the erasure goes on and says so.
+    let gone = dir.path().join("gone.wav");
+    store.add_recording(attempt, ids[0], gone.to_str().unwrap(), now).await.unwrap();
+    let stuck = dir.path().join("stuck.wav");
+    std::fs::create_dir(&stuck).unwrap();
+    store.add_recording(attempt, ids[0], stuck.to_str().unwrap(), now).await.unwrap();
     let report = store.erase_contact(ids[0], now).await.unwrap();
     assert_eq!(report.numbers_hashed, 1);
-    assert_eq!(report.recordings_removed.len(), 1);
+    assert_eq!(report.recordings_removed, vec![recording.to_string_lossy().into_owned()]);
+    assert_eq!(report.recordings_missing, vec![gone.to_string_lossy().into_owned()]);
+    assert_eq!(report.recordings_left.len(), 1, "{report:?}");
+    assert_eq!(report.recordings_left[0].0, stuck.to_string_lossy());
     assert!(!recording.exists());
     assert_eq!(store.attempt(attempt).await.unwrap().number, "erased");
     let orders = store.orders(now, now + SignedDuration::from_hours(1)).await.unwrap();
@@ -812,6 +888,8 @@ on_both_backends! {
         inactive_and_erased_contacts_never_reach_the_queue;
     list_mix_follows_enable_weight_and_daily_cap => list_mix_follows_enable_weight_and_daily_cap;
     erasure_removes_personal_data_and_recordings => erasure_removes_personal_data_and_recordings;
+    a_deactivation_and_an_activation_give_back_the_state =>
+        a_deactivation_and_an_activation_give_back_the_state;
     list_reset_reopens_only_resettable_contacts => list_reset_reopens_only_resettable_contacts;
     sales_become_orders_and_can_be_cancelled => sales_become_orders_and_can_be_cancelled;
     a_retried_callback_keeps_its_row => a_retried_callback_keeps_its_row;
