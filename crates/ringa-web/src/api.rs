@@ -47,8 +47,13 @@ pub fn routes() -> Router<AppState> {
         .route("/campaigns/{id}/learned-state/copy-from/{from}", post(copy_learned_state))
         .route("/campaigns/{id}/lists", get(lists).post(create_list))
         .route("/campaigns/{id}/contacts", get(search_contacts))
-        .route("/campaigns/{id}/contacts/{contact}", get(contact))
+        .route("/campaigns/{id}/contacts/{contact}", get(contact).patch(update_contact))
+        .route("/campaigns/{id}/contacts/{contact}/erase", post(erase_contact))
+        .route("/campaigns/{id}/orders/cancellations", post(cancel_orders_from_file))
+        .route("/lists/{id}", axum::routing::patch(update_list))
+        .route("/lists/{id}/reset", post(reset_list))
         .route("/lists/{id}/import", post(import))
+        .route("/orders/{id}/cancel", post(cancel_order))
         .route("/dnc", get(dnc_lists).post(create_dnc_list))
         .route("/dnc/{id}/numbers", post(add_dnc))
         .route("/users", get(users).post(create_user))
@@ -456,14 +461,120 @@ async fn lists(
 ) -> Result<Json<Value>, WebError> {
     caller.require(STAFF, Scope::Read)?;
     let lists = state.store.lists(CampaignId(id)).await?;
-    let out: Vec<Value> = lists
-        .iter()
-        .map(|l| {
-            json!({ "id": l.id, "name": l.name, "enabled": l.enabled, "weight": l.weight,
-            "priority": l.priority })
-        })
-        .collect();
-    Ok(Json(Value::Array(out)))
+    Ok(Json(Value::Array(lists.iter().map(list_json).collect())))
+}
+
+fn list_json(l: &ringa_store::ListRow) -> Value {
+    json!({ "id": l.id, "campaign": l.campaign, "name": l.name, "enabled": l.enabled,
+        "weight": l.weight, "priority": l.priority, "new_per_day": l.new_per_day })
+}
+
+/// A change to a list; fields left out stay as they are.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListChange {
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    pub weight: Option<u32>,
+    #[serde(default)]
+    pub priority: Option<i32>,
+    /// Never-dialed contacts started a day; `null` removes the cap.
+    #[serde(default, deserialize_with = "present")]
+    pub new_per_day: Option<Option<u32>>,
+}
+
+/// Tells a field given as `null` (`Some(None)`) from one left out (`None`).
+fn present<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(de).map(Some)
+}
+
+/// Applies a [`ListChange`]: enabled, weight and priority in the mix, the
+/// daily cap of new contacts. Checked whole before anything is written.
+pub async fn change_list(
+    state: &AppState,
+    list: ListId,
+    change: &ListChange,
+) -> Result<ringa_store::ListRow, WebError> {
+    let row = state.store.list(list).await?;
+    if change.weight == Some(0) {
+        return Err(WebError::BadRequest("a list weight must be at least 1".into()));
+    }
+    if let Some(enabled) = change.enabled {
+        state.store.set_list_enabled(list, enabled).await?;
+    }
+    if change.weight.is_some() || change.priority.is_some() {
+        let weight = change.weight.unwrap_or(row.weight);
+        let priority = change.priority.unwrap_or(row.priority);
+        state.store.set_list_mix(list, weight, priority).await?;
+    }
+    if let Some(cap) = change.new_per_day {
+        state.store.set_list_cap(list, cap).await?;
+    }
+    info!(%list, "list changed");
+    Ok(state.store.list(list).await?)
+}
+
+async fn update_list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<u64>,
+    Json(body): Json<ListChange>,
+) -> Result<Json<Value>, WebError> {
+    caller.require(ADMIN, Scope::Admin)?;
+    let row = change_list(&state, ListId(id), &body).await?;
+    Ok(Json(list_json(&row)))
+}
+
+/// The outcomes a list reset reopens (every outcome when empty).
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetBody {
+    #[serde(default)]
+    pub outcomes: Vec<String>,
+}
+
+/// Resets ("zeroes") a list: its finished contacts with the given outcomes
+/// become dialable again within the campaign's rules. Unknown outcome codes
+/// are refused, so that a typing error does not reopen nothing in silence.
+pub async fn reset_list_now(
+    state: &AppState,
+    list: ListId,
+    outcomes: &[String],
+) -> Result<ringa_store::ResetReport, WebError> {
+    let row = state.store.list(list).await?;
+    let known = state.store.outcomes(row.campaign).await?;
+    if let Some(unknown) = outcomes.iter().find(|o| !known.iter().any(|k| &k.code == *o)) {
+        let codes: Vec<&str> = known.iter().map(|k| k.code.as_str()).collect();
+        return Err(WebError::BadRequest(format!(
+            "no outcome {unknown:?} in this campaign; its outcomes are {}",
+            codes.join(", ")
+        )));
+    }
+    let report = state.store.reset_list(list, outcomes, Timestamp::now()).await?;
+    info!(%list, reset = report.reset, "list reset");
+    Ok(report)
+}
+
+fn reset_json(r: &ringa_store::ResetReport) -> Value {
+    json!({ "reset": r.reset, "kept_dnc": r.kept_dnc, "kept_final": r.kept_final,
+        "kept_inactive": r.kept_inactive })
+}
+
+async fn reset_list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<u64>,
+    body: Option<Json<ResetBody>>,
+) -> Result<Json<Value>, WebError> {
+    caller.require(ADMIN, Scope::Admin)?;
+    let body = body.map(|Json(b)| b).unwrap_or_default();
+    let report = reset_list_now(&state, ListId(id), &body.outcomes).await?;
+    Ok(Json(reset_json(&report)))
 }
 
 #[derive(Deserialize)]
@@ -573,6 +684,157 @@ async fn contact(
         return Err(WebError::NotFound(format!("contact {contact} in {campaign}")));
     }
     Ok(Json(value))
+}
+
+/// A change to a contact.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactChange {
+    pub active: bool,
+}
+
+/// The contact `contact` of `campaign`, or not found.
+async fn contact_in(
+    state: &AppState,
+    campaign: CampaignId,
+    contact: ContactId,
+) -> Result<ringa_store::ContactRow, WebError> {
+    let row = state.store.contact(contact).await?;
+    if row.campaign != campaign || row.erased {
+        return Err(WebError::NotFound(format!("contact {contact} in {campaign}")));
+    }
+    Ok(row)
+}
+
+/// Deactivates or reactivates a contact. A deactivated contact is never
+/// dialed by any campaign, its pending callbacks are cancelled, and the
+/// running floor drops it from its working set at once.
+pub async fn set_contact_active(
+    state: &AppState,
+    campaign: CampaignId,
+    contact: ContactId,
+    active: bool,
+) -> Result<(), WebError> {
+    contact_in(state, campaign, contact).await?;
+    state.store.set_contact_active(contact, active, Timestamp::now()).await?;
+    if !active {
+        let _ = state.floor.act(Input::ContactInactive { contact }, None).await;
+    }
+    info!(%campaign, %contact, active, "contact activity changed");
+    Ok(())
+}
+
+async fn update_contact(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, contact)): Path<(u64, u64)>,
+    Json(body): Json<ContactChange>,
+) -> Result<Json<Value>, WebError> {
+    caller.require(STAFF, Scope::Admin)?;
+    let campaign = CampaignId(id);
+    caller.may_see(&state, campaign).await?;
+    set_contact_active(&state, campaign, ContactId(contact), body.active).await?;
+    Ok(Json(contact_json(&state, ContactId(contact)).await?))
+}
+
+/// Erases a contact on request: its personal data and recordings go, a
+/// one-way hash of each number stays so that it stays blocked.
+pub async fn erase(
+    state: &AppState,
+    campaign: CampaignId,
+    contact: ContactId,
+) -> Result<ringa_store::ErasureReport, WebError> {
+    contact_in(state, campaign, contact).await?;
+    let _ = state.floor.act(Input::ContactInactive { contact }, None).await;
+    let report = state.store.erase_contact(contact, Timestamp::now()).await?;
+    info!(%campaign, %contact, recordings = report.recordings_removed.len(), "contact erased");
+    for (path, why) in &report.recordings_left {
+        tracing::warn!(%contact, path, why, "an erased contact's recording could not be removed");
+    }
+    Ok(report)
+}
+
+async fn erase_contact(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, contact)): Path<(u64, u64)>,
+) -> Result<Json<Value>, WebError> {
+    caller.require(ADMIN, Scope::Admin)?;
+    let report = erase(&state, CampaignId(id), ContactId(contact)).await?;
+    Ok(Json(json!({
+        "numbers_hashed": report.numbers_hashed,
+        "callbacks_cancelled": report.callbacks_cancelled,
+        "recordings_removed": report.recordings_removed.len(),
+        "recordings_missing": report.recordings_missing.len(),
+        "recordings_left": report.recordings_left.iter()
+            .map(|(path, why)| json!({ "path": path, "why": why }))
+            .collect::<Vec<_>>(),
+    })))
+}
+
+/// Why an order is cancelled.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CancelBody {
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+async fn cancel_order(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    body: Option<Json<CancelBody>>,
+) -> Result<Json<Value>, WebError> {
+    caller.require(STAFF, Scope::Admin)?;
+    let reason = body.and_then(|Json(b)| b.reason).unwrap_or_else(|| "cancelled".into());
+    let cancelled = state.store.cancel_order(id, reason.trim(), Timestamp::now()).await?;
+    Ok(Json(json!({ "order": id, "cancelled": cancelled })))
+}
+
+/// The query string of a file of cancellations.
+#[derive(Default, Deserialize)]
+pub struct CancelFileParams {
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// Cancels the orders a client's file of cancellations names (its text in
+/// the body, one order a line as `docs/storage.md` describes).
+pub async fn cancel_from_file(
+    state: &AppState,
+    campaign: CampaignId,
+    bytes: &[u8],
+    reason: Option<&str>,
+) -> Result<ringa_store::CancelReport, WebError> {
+    let text = ringa_store::import::decode(bytes, None)
+        .map_err(|e| WebError::BadRequest(format!("the file of cancellations: {e}")))?
+        .text;
+    let reason = reason.map(str::trim).filter(|r| !r.is_empty()).unwrap_or("client cancellation");
+    Ok(state.store.cancel_orders_from_text(campaign, &text, reason, Timestamp::now()).await?)
+}
+
+async fn cancel_orders_from_file(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<u64>,
+    Query(params): Query<CancelFileParams>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, WebError> {
+    caller.require(STAFF, Scope::Admin)?;
+    let campaign = CampaignId(id);
+    caller.may_see(&state, campaign).await?;
+    let report = cancel_from_file(&state, campaign, &body, params.reason.as_deref()).await?;
+    let not_found: Vec<Value> = report
+        .not_found
+        .iter()
+        .map(|(line, text, why)| json!({ "line": line, "text": text, "why": why }))
+        .collect();
+    Ok(Json(json!({
+        "cancelled": report.cancelled,
+        "already_cancelled": report.already_cancelled,
+        "not_found": not_found,
+    })))
 }
 
 /// The most contacts one search answers.

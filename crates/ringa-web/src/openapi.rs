@@ -84,6 +84,41 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
         "any role (agents: their own campaigns); scope read",
     ),
     (
+        "patch",
+        "/campaigns/{id}/contacts/{contact}",
+        "Deactivate or reactivate a contact {active}: an inactive contact is never dialed \
+         and its pending callbacks are cancelled",
+        "admin, supervisor (their campaigns); scope admin",
+    ),
+    (
+        "post",
+        "/campaigns/{id}/contacts/{contact}/erase",
+        "Erase a contact on request: personal data and recordings are removed, a one-way \
+         hash keeps its numbers blocked",
+        "admin; scope admin",
+    ),
+    (
+        "post",
+        "/campaigns/{id}/orders/cancellations",
+        "Cancel the orders a client's file names (CSV body: an order number or the \
+         customer's phone number a line; query: reason)",
+        "admin, supervisor (their campaigns); scope admin",
+    ),
+    (
+        "patch",
+        "/lists/{id}",
+        "Change a list {enabled, weight, priority, new_per_day}; fields left out stay",
+        "admin; scope admin",
+    ),
+    (
+        "post",
+        "/lists/{id}/reset",
+        "Reset a list {outcomes}: finished contacts with these outcomes (every outcome when \
+         empty) are dialable again, never past do-not-call or final-by-rule outcomes",
+        "admin; scope admin",
+    ),
+    ("post", "/orders/{id}/cancel", "Cancel one order {reason}", "admin, supervisor; scope admin"),
+    (
         "post",
         "/lists/{id}/import",
         "Import a CSV body (query: mapping, encoding, dedupe); returns the import report",
@@ -211,6 +246,12 @@ pub const BODIES: &[Body] = &[
     ("post", "/campaigns/{id}/lists", Some("NewList"), "201", Some("Created")),
     ("get", "/campaigns/{id}/contacts", None, "200", Some("ContactSearch")),
     ("get", "/campaigns/{id}/contacts/{contact}", None, "200", Some("Contact")),
+    ("patch", "/campaigns/{id}/contacts/{contact}", Some("ContactChange"), "200", Some("Contact")),
+    ("post", "/campaigns/{id}/contacts/{contact}/erase", None, "200", Some("Erasure")),
+    ("post", "/campaigns/{id}/orders/cancellations", Some("Csv"), "200", Some("Cancellations")),
+    ("patch", "/lists/{id}", Some("ListChange"), "200", Some("List")),
+    ("post", "/lists/{id}/reset", Some("ListReset"), "200", Some("ListResetReport")),
+    ("post", "/orders/{id}/cancel", Some("OrderCancel"), "200", Some("OrderCancelled")),
     ("post", "/lists/{id}/import", Some("Csv"), "200", Some("ImportReport")),
     ("get", "/dnc", None, "200", Some("[DncList]")),
     ("post", "/dnc", Some("NewDncList"), "201", Some("Created")),
@@ -348,7 +389,36 @@ pub fn schemas() -> Value {
             "campaign": int, "from": int, "state": schema_ref("LearnedFigures"),
         })),
         "List": object(&["id", "name"], json!({
-            "id": int, "name": text, "enabled": flag, "weight": int, "priority": int,
+            "id": int, "campaign": int, "name": text, "enabled": flag, "weight": int,
+            "priority": int, "new_per_day": nullable("integer"),
+        })),
+        "ListChange": object(&[], json!({
+            "enabled": flag, "weight": { "type": "integer", "minimum": 1 }, "priority": int,
+            "new_per_day": { "description": "never-dialed contacts started a day; null: no cap",
+                "type": ["integer", "null"] },
+        })),
+        "ListReset": object(&[], json!({ "outcomes": texts })),
+        "ListResetReport": object(&["reset", "kept_dnc", "kept_final", "kept_inactive"], json!({
+            "reset": int, "kept_dnc": int, "kept_final": int, "kept_inactive": int,
+        })),
+        "ContactChange": object(&["active"], json!({ "active": flag })),
+        "Erasure": object(&["numbers_hashed", "callbacks_cancelled", "recordings_removed",
+            "recordings_missing", "recordings_left"],
+            json!({ "numbers_hashed": int, "callbacks_cancelled": int,
+                "recordings_removed": int, "recordings_missing": int,
+                "recordings_left": { "description": "files that could not be deleted: personal \
+                    data still on disk, to remove by hand", "type": "array",
+                    "items": object(&["path", "why"], json!({ "path": text, "why": text })) },
+            })),
+        "OrderCancel": object(&[], json!({ "reason": text })),
+        "OrderCancelled": object(&["order", "cancelled"], json!({
+            "order": int, "cancelled": { "type": "boolean",
+                "description": "false when the order was cancelled already" },
+        })),
+        "Cancellations": object(&["cancelled", "already_cancelled", "not_found"], json!({
+            "cancelled": int, "already_cancelled": int,
+            "not_found": { "type": "array", "items": object(&["line", "text", "why"],
+                json!({ "line": int, "text": text, "why": text })) },
         })),
         "NewList": object(&["name"], json!({ "name": text })),
         "Created": object(&["id"], json!({ "id": int })),

@@ -16,7 +16,9 @@ use jiff::SignedDuration;
 use maud::{DOCTYPE, Markup, html};
 use ringa_core::campaign::{CallerId, CallerIdPool, Campaign};
 use ringa_core::outcome::{OutcomeDef, Requires};
-use ringa_core::{CallingWindows, CampaignId, DialMode, ListId, OutcomeCode, PhoneNumber, RuleSet};
+use ringa_core::{
+    CallingWindows, CampaignId, ContactId, DialMode, ListId, OutcomeCode, PhoneNumber, RuleSet,
+};
 use serde::Deserialize;
 
 use crate::AppState;
@@ -61,6 +63,12 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/campaigns/{id}/lists", post(admin_create_list))
         .route("/admin/campaigns/{id}/learned-state", post(admin_copy_learned_state))
         .route("/admin/lists/{id}/import", post(admin_import))
+        .route("/admin/lists/{id}", post(admin_change_list))
+        .route("/admin/lists/{id}/reset", post(admin_reset_list))
+        .route("/admin/campaigns/{id}/contacts/{contact}/active", post(admin_contact_active))
+        .route("/admin/campaigns/{id}/contacts/{contact}/erase", post(admin_erase_contact))
+        .route("/admin/campaigns/{id}/orders/cancel", post(admin_cancel_order))
+        .route("/admin/campaigns/{id}/orders/cancellations", post(admin_cancel_orders))
         .route("/admin/users", post(admin_create_user))
         .route("/admin/users/{id}", post(admin_change_user))
         .route("/admin/users/{id}/password", post(admin_reset_password))
@@ -702,7 +710,7 @@ async fn admin_campaign_with(
     let caller_ids: Vec<String> =
         c.caller_ids.numbers.iter().map(|n| n.number.as_str().to_string()).collect();
     let outcomes: Vec<String> = c.outcomes.iter().map(outcome_line).collect();
-    let search = contact_search(state, &c, query).await?;
+    let search = contact_search(state, caller, &c, query).await?;
     let learned = learned_section(state, caller, &c).await?;
     Ok(page(
         &c.name,
@@ -748,13 +756,55 @@ async fn admin_campaign_with(
                 button type="submit" { "Save campaign" }
             }
             (search)
+            section #orders {
+                h2 { "Cancel orders" }
+                form method="post" action=(format!("/admin/campaigns/{id}/orders/cancel")) {
+                    (csrf_field(caller))
+                    input name="order" type="number" min="1" placeholder="order number" required;
+                    input name="reason" placeholder="reason";
+                    button type="submit" { "Cancel order" }
+                }
+                form.upload method="post" enctype="multipart/form-data"
+                    action=(format!("/admin/campaigns/{id}/orders/cancellations")) {
+                    (csrf_field(caller))
+                    "The client's file of cancellations (an order number or the customer's phone "
+                    "number on each line): "
+                    input type="file" name="file" accept=".csv,.txt,text/csv" required;
+                    input name="reason" placeholder="reason";
+                    button type="submit" { "Cancel from file" }
+                }
+            }
             (learned)
             section {
                 h2 { "Lists" }
-                table { thead { tr { th { "id" } th { "name" } th { "enabled" } th { "upload CSV" }
-                    } }
+                p { "A disabled list gives no new contacts to the campaign. Lists of a higher "
+                    "priority are dialed first; among lists of one priority each gets a share of "
+                    "the dials by its weight. The daily cap limits the never-dialed contacts a "
+                    "list starts a day (empty: no cap)." }
+                table #lists { thead { tr { th { "id" } th { "name" } th { "mix" } th { "reset" }
+                    th { "upload CSV" } } }
                     tbody { @for l in &lists { tr {
-                        td { (l.id.0) } td { (l.name) } td { (l.enabled) }
+                        td { (l.id.0) } td { (l.name) }
+                        td { form.list-mix method="post"
+                            action=(format!("/admin/lists/{}", l.id.0)) {
+                            (csrf_field(caller))
+                            label { input type="checkbox" name="enabled" value="on"
+                                checked[l.enabled]; " enabled" }
+                            label { "weight " input name="weight" type="number" min="1"
+                                value=(l.weight); }
+                            label { "priority " input name="priority" type="number"
+                                value=(l.priority); }
+                            label { "new per day " input name="new_per_day" type="number" min="0"
+                                value=(l.new_per_day.map(|n| n.to_string()).unwrap_or_default()); }
+                            button type="submit" { "Save list" }
+                        } }
+                        td { form.list-reset method="post"
+                            action=(format!("/admin/lists/{}/reset", l.id.0)) {
+                            (csrf_field(caller))
+                            input name="outcomes"
+                                placeholder="outcome codes, comma separated (empty: all)";
+                            button type="submit" { "Reset list" }
+                        } }
                         td { form.upload method="post" enctype="multipart/form-data"
                             action=(format!("/admin/lists/{}/import", l.id.0)) {
                             (csrf_field(caller))
@@ -846,6 +896,7 @@ async fn learned_section(
 /// was given, the contacts it found with their numbers and state.
 async fn contact_search(
     state: &AppState,
+    caller: &Caller,
     c: &Campaign,
     query: Option<&str>,
 ) -> Result<Markup, WebError> {
@@ -875,11 +926,29 @@ async fn contact_search(
                 Some(Ok((rows, more))) => {
                     @if rows.is_empty() { p { "No contact found." } } @else {
                         table { thead { tr { th { "id" } th { "name" } th { "numbers" }
-                            th { "state" } th { "attempts" } th { "next due" } } }
+                            th { "state" } th { "attempts" } th { "next due" } th { "" } } }
                             tbody { @for r in rows { tr {
                                 td { (r.id.0) } td { (r.name.as_deref().unwrap_or("")) }
                                 td { @for n in &r.numbers { (n.number.as_str()) " " } }
-                                td { (r.state) } td { (r.attempts) } td { (due(r.next_at)) }
+                                td { (r.state) @if !r.active { " (inactive)" } }
+                                td { (r.attempts) } td { (due(r.next_at)) }
+                                td {
+                                    form.contact-active method="post" action=(format!(
+                                        "/admin/campaigns/{}/contacts/{}/active", c.id.0, r.id.0)) {
+                                        (csrf_field(caller))
+                                        input type="hidden" name="active"
+                                            value=(if r.active { "false" } else { "true" });
+                                        button type="submit" {
+                                            (if r.active { "Deactivate" } else { "Activate" }) }
+                                    }
+                                    form.contact-erase method="post" action=(format!(
+                                        "/admin/campaigns/{}/contacts/{}/erase", c.id.0, r.id.0)) {
+                                        (csrf_field(caller))
+                                        label { input type="checkbox" name="confirm" value="on"
+                                            required; " erase personal data and recordings" }
+                                        button type="submit" { "Erase" }
+                                    }
+                                }
                             } } } }
                         @if *more {
                             p { "Only the first " (api::SEARCH_LIMIT)
@@ -989,6 +1058,201 @@ async fn admin_create_list(
     let done = async {
         state.store.create_list(CampaignId(id), f.name.trim(), jiff::Timestamp::now()).await?;
         Ok::<_, WebError>(Redirect::to(&format!("/admin/campaigns/{id}")))
+    }
+    .await;
+    form_result(&state, &caller, Back::Campaign(id), done).await
+}
+
+#[derive(Deserialize)]
+struct ListForm {
+    #[serde(default)]
+    enabled: Option<String>,
+    weight: u32,
+    priority: i32,
+    #[serde(default)]
+    new_per_day: String,
+}
+
+async fn admin_change_list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<u64>,
+    Form(f): Form<ListForm>,
+) -> Result<Response, WebError> {
+    caller.require_session(ADMIN)?;
+    let done = async {
+        let cap = match f.new_per_day.trim() {
+            "" => None,
+            t => Some(t.parse::<u32>().map_err(|_| {
+                WebError::BadRequest("new per day is a whole number, or empty for no cap".into())
+            })?),
+        };
+        let change = api::ListChange {
+            enabled: Some(f.enabled.is_some()),
+            weight: Some(f.weight),
+            priority: Some(f.priority),
+            new_per_day: Some(cap),
+        };
+        let row = api::change_list(&state, ListId(id), &change).await?;
+        Ok::<_, WebError>(Redirect::to(&format!("/admin/campaigns/{}", row.campaign.0)))
+    }
+    .await;
+    form_result(&state, &caller, Back::List(id), done).await
+}
+
+#[derive(Deserialize)]
+struct ResetForm {
+    #[serde(default)]
+    outcomes: String,
+}
+
+async fn admin_reset_list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<u64>,
+    Form(f): Form<ResetForm>,
+) -> Result<Response, WebError> {
+    caller.require_session(ADMIN)?;
+    let done = async {
+        let outcomes: Vec<String> = f
+            .outcomes
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(String::from)
+            .collect();
+        let list = state.store.list(ListId(id)).await?;
+        let r = api::reset_list_now(&state, ListId(id), &outcomes).await?;
+        let which =
+            if outcomes.is_empty() { "every outcome".to_string() } else { outcomes.join(", ") };
+        Ok::<_, WebError>(page(
+            "List reset",
+            Some(&caller),
+            html! {
+                h1 { "List " (list.name) " reset" }
+                p { "Outcomes reset: " (which) "." }
+                table #reset-report { tbody {
+                    tr { th { "dialable again" } td data-count="reset" { (r.reset) } }
+                    tr { th { "kept closed: a number is on a do-not-call list" }
+                        td data-count="kept_dnc" { (r.kept_dnc) } }
+                    tr { th { "kept closed: do-not-call or final-by-rule outcome" }
+                        td data-count="kept_final" { (r.kept_final) } }
+                    tr { th { "kept closed: inactive or erased" }
+                        td data-count="kept_inactive" { (r.kept_inactive) } }
+                } }
+                p { "The running campaign takes the reopened contacts with its next fetch, \
+                     within a minute." }
+                p { a href=(format!("/admin/campaigns/{}", list.campaign.0)) {
+                    "Back to the campaign" } }
+            },
+        ))
+    }
+    .await;
+    form_result(&state, &caller, Back::List(id), done).await
+}
+
+#[derive(Deserialize)]
+struct ActiveForm {
+    active: bool,
+}
+
+async fn admin_contact_active(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, contact)): Path<(u64, u64)>,
+    Form(f): Form<ActiveForm>,
+) -> Result<Response, WebError> {
+    caller.require_session(ADMIN)?;
+    let done = async {
+        api::set_contact_active(&state, CampaignId(id), ContactId(contact), f.active).await?;
+        Ok::<_, WebError>(Redirect::to(&format!("/admin/campaigns/{id}")))
+    }
+    .await;
+    form_result(&state, &caller, Back::Campaign(id), done).await
+}
+
+#[derive(Deserialize)]
+struct EraseForm {
+    #[serde(default)]
+    confirm: Option<String>,
+}
+
+async fn admin_erase_contact(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, contact)): Path<(u64, u64)>,
+    Form(f): Form<EraseForm>,
+) -> Result<Response, WebError> {
+    caller.require_session(ADMIN)?;
+    let done = async {
+        if f.confirm.is_none() {
+            return Err(WebError::BadRequest(
+                "tick the box to confirm the erasure: it cannot be undone".into(),
+            ));
+        }
+        api::erase(&state, CampaignId(id), ContactId(contact)).await?;
+        Ok::<_, WebError>(Redirect::to(&format!("/admin/campaigns/{id}")))
+    }
+    .await;
+    form_result(&state, &caller, Back::Campaign(id), done).await
+}
+
+#[derive(Deserialize)]
+struct CancelForm {
+    order: i64,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn admin_cancel_order(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<u64>,
+    Form(f): Form<CancelForm>,
+) -> Result<Response, WebError> {
+    caller.require_session(ADMIN)?;
+    let done = async {
+        let reason = match f.reason.trim() {
+            "" => "cancelled",
+            r => r,
+        };
+        state.store.cancel_order(f.order, reason, jiff::Timestamp::now()).await?;
+        Ok::<_, WebError>(Redirect::to(&format!("/admin/campaigns/{id}")))
+    }
+    .await;
+    form_result(&state, &caller, Back::Campaign(id), done).await
+}
+
+async fn admin_cancel_orders(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<u64>,
+    multipart: Multipart,
+) -> Result<Response, WebError> {
+    caller.require_session(ADMIN)?;
+    let done = async {
+        let (file, fields) = api::read_upload(multipart).await?;
+        let reason = fields.get("reason").map(String::as_str);
+        let r = api::cancel_from_file(&state, CampaignId(id), &file, reason).await?;
+        Ok::<_, WebError>(page(
+            "Cancellations",
+            Some(&caller),
+            html! {
+                h1 { "Cancellations" }
+                table #cancel-report { tbody {
+                    tr { th { "cancelled" } td data-count="cancelled" { (r.cancelled) } }
+                    tr { th { "cancelled already" }
+                        td data-count="already_cancelled" { (r.already_cancelled) } }
+                } }
+                @if !r.not_found.is_empty() {
+                    h2 { "Lines that named no order" }
+                    table { thead { tr { th { "line" } th { "text" } th { "why" } } }
+                        tbody { @for (line, text, why) in &r.not_found {
+                            tr { td { (line) } td { (text) } td { (why) } } } } }
+                }
+                p { a href=(format!("/admin/campaigns/{id}")) { "Back to the campaign" } }
+            },
+        ))
     }
     .await;
     form_result(&state, &caller, Back::Campaign(id), done).await

@@ -1619,3 +1619,304 @@ async fn the_campaign_page_shows_the_learned_models_and_copies_them_from_another
     assert!(page.contains(&format!("{row}1</td>")), "{page}");
     assert_eq!(learned(&admin, new).await["saved"]["state"]["numbers"], 1);
 }
+
+/// A campaign the floor leaves alone with `n` contacts, each sold on a
+/// closed attempt: the contacts' ids and the orders.
+async fn sold_contacts(
+    store: &Store,
+    name: &str,
+    n: usize,
+    now: Timestamp,
+) -> (CampaignId, ListRow, Vec<ContactId>) {
+    let (campaign, list) = campaign_the_floor_leaves_alone(store, name, now).await;
+    let contacts: Vec<NewContact> = (0..n)
+        .map(|i| {
+            let raw = format!("07019900{i:02}");
+            NewContact {
+                name: Some(format!("Kund {i}")),
+                numbers: vec![NewNumber {
+                    number: PhoneNumber::parse(&raw, Region::SE).expect("a valid number"),
+                    label: "main".into(),
+                    raw,
+                }],
+                ..NewContact::default()
+            }
+        })
+        .collect();
+    let ids = store.insert_contacts(&list, &contacts, now).await.expect("contacts");
+    for id in &ids {
+        let claim = store.claim_contact(*id, "ops", now).await.expect("claim").expect("free");
+        let start = AttemptStart {
+            number: claim.numbers[0].number.clone(),
+            caller_id: None,
+            agent: None,
+            amd: json!({}),
+        };
+        let attempt = store.begin_attempt(&claim, &start, now).await.expect("begin");
+        let end = AttemptEnd {
+            result: CallResult::Connected,
+            sip_code: Some(200),
+            outcome: Some("sale".to_string()),
+            agent: None,
+            answered_at: Some(now),
+            next: NextStep::Close,
+        };
+        store.finish_attempt(attempt, &end, now).await.expect("finish");
+    }
+    (campaign, list, ids)
+}
+
+#[tokio::test]
+async fn lists_contacts_and_orders_are_managed_over_the_api() {
+    let server = start(0).await;
+    let admin = login(&server, "admin", &server.admin_password).await;
+    let store = &server.state.store;
+    let now = Timestamp::now();
+    let (campaign, list, contacts) = sold_contacts(store, "Ops", 3, now).await;
+    let (c, l) = (campaign.0, list.id.0);
+
+    // The list: enabled, its place in the mix, its daily cap; checked whole.
+    let changed = admin
+        .json(
+            Method::PATCH,
+            &format!("/lists/{l}"),
+            Some(json!({ "enabled": true, "weight": 3, "priority": 2, "new_per_day": 40 })),
+        )
+        .await;
+    assert_eq!(
+        (&changed["enabled"], &changed["weight"], &changed["priority"], &changed["new_per_day"]),
+        (&json!(true), &json!(3), &json!(2), &json!(40))
+    );
+    let row = store.list(list.id).await.expect("the list");
+    assert_eq!((row.enabled, row.weight, row.priority, row.new_per_day), (true, 3, 2, Some(40)));
+    let changed = admin
+        .json(Method::PATCH, &format!("/lists/{l}"), Some(json!({ "new_per_day": null })))
+        .await;
+    assert_eq!((&changed["new_per_day"], &changed["weight"]), (&Value::Null, &json!(3)));
+    for bad in [json!({ "weight": 0 }), json!({ "colour": "red" }), json!({ "enabled": "yes" })] {
+        let res = admin.send(Method::PATCH, &format!("/lists/{l}"), Some(bad.clone())).await;
+        assert!(res.status().is_client_error(), "{bad}: {}", res.status());
+    }
+    assert_eq!(store.list(list.id).await.expect("the list").weight, 3, "nothing half-written");
+    let res = admin.send(Method::PATCH, "/lists/999999", Some(json!({ "enabled": false }))).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    admin.json(Method::PATCH, &format!("/lists/{l}"), Some(json!({ "enabled": false }))).await;
+
+    // A reset names its outcomes; a sale is final in the default outcomes or
+    // not, and either way the figures add up to the three closed contacts.
+    let res = admin
+        .send(Method::POST, &format!("/lists/{l}/reset"), Some(json!({ "outcomes": ["sael"] })))
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let text = res.text().await.expect("body");
+    assert!(text.contains("sael") && text.contains("sale"), "{text}");
+    let report = admin
+        .json(Method::POST, &format!("/lists/{l}/reset"), Some(json!({ "outcomes": ["sale"] })))
+        .await;
+    let total: u64 = ["reset", "kept_dnc", "kept_final", "kept_inactive"]
+        .iter()
+        .map(|k| report[k].as_u64().expect("a count"))
+        .sum();
+    assert_eq!(total, 3, "{report}");
+
+    // A contact deactivated is never dialed; reactivated, it may be again.
+    let first = contacts[0].0;
+    let card = admin
+        .json(
+            Method::PATCH,
+            &format!("/campaigns/{c}/contacts/{first}"),
+            Some(json!({ "active": false })),
+        )
+        .await;
+    assert_eq!(card["id"], json!(first));
+    assert!(!store.contact(contacts[0]).await.expect("contact").active);
+    admin
+        .json(
+            Method::PATCH,
+            &format!("/campaigns/{c}/contacts/{first}"),
+            Some(json!({ "active": true })),
+        )
+        .await;
+    assert!(store.contact(contacts[0]).await.expect("contact").active);
+    let res = admin
+        .send(
+            Method::PATCH,
+            &format!("/campaigns/{}/contacts/{first}", c + 1000),
+            Some(json!({ "active": false })),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND, "a contact is changed in its own campaign");
+
+    // Erasure: the personal data goes, the number stays blocked, the
+    // contact is no longer found.
+    let second = contacts[1].0;
+    let erased =
+        admin.json(Method::POST, &format!("/campaigns/{c}/contacts/{second}/erase"), None).await;
+    assert_eq!(erased["numbers_hashed"], 1, "{erased}");
+    let row = store.contact(contacts[1]).await.expect("the row stays");
+    assert!(row.erased && row.name.is_none() && row.numbers.is_empty());
+    let number = PhoneNumber::parse("0701990001", Region::SE).expect("valid");
+    assert!(store.dnc_check(&number, Some(campaign)).is_some_and(|b| b.erased));
+    let (status, found) = search(&admin, c, "Kund").await;
+    assert_eq!(status, StatusCode::OK);
+    let mut found = names(&found);
+    found.sort();
+    assert_eq!(found, ["Kund 0", "Kund 2"], "an erased contact is not found");
+    let res =
+        admin.send(Method::POST, &format!("/campaigns/{c}/contacts/{second}/erase"), None).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND, "erased once");
+
+    // Orders: one by its number, the rest from the client's file.
+    let orders: Vec<_> = store
+        .orders(
+            now - jiff::SignedDuration::from_hours(1),
+            Timestamp::now() + jiff::SignedDuration::from_hours(1),
+        )
+        .await
+        .expect("orders")
+        .into_iter()
+        .filter(|o| o.campaign == campaign)
+        .collect();
+    assert_eq!(orders.len(), 3);
+    let one = orders[0].id;
+    let done = admin
+        .json(Method::POST, &format!("/orders/{one}/cancel"), Some(json!({ "reason": "regret" })))
+        .await;
+    assert_eq!(done, json!({ "order": one, "cancelled": true }));
+    let again = admin.json(Method::POST, &format!("/orders/{one}/cancel"), None).await;
+    assert_eq!(again["cancelled"], false, "cancelled already");
+    let res = admin.send(Method::POST, "/orders/999999/cancel", None).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+
+    let file = format!("order\n{one}\n070-199 00 02\nnot a number\n");
+    let res = admin
+        .client
+        .post(format!(
+            "{}/api/v1/campaigns/{c}/orders/cancellations?reason=client+file",
+            admin.base
+        ))
+        .header("x-csrf-token", &admin.csrf)
+        .header("content-type", "text/csv")
+        .body(file)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(res.status(), StatusCode::OK);
+    let report: Value = res.json().await.expect("report");
+    assert_eq!((&report["cancelled"], &report["already_cancelled"]), (&json!(1), &json!(1)));
+    assert_eq!(report["not_found"][0]["line"], 4, "{report}");
+    let res = admin
+        .client
+        .post(format!("{}/api/v1/campaigns/{c}/orders/cancellations", admin.base))
+        .header("x-csrf-token", &admin.csrf)
+        .body(vec![0xffu8, 0xfe, 0x00, 0xd8, 0x41])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST, "undecodable bytes are refused");
+
+    // Agents may do none of it.
+    add_user(&admin, "agent-ops", "agent", &[c]).await;
+    let agent = login(&server, "agent-ops", "password-1").await;
+    let third = contacts[2].0;
+    let attempts = [
+        (Method::PATCH, format!("/lists/{l}"), Some(json!({ "enabled": true }))),
+        (Method::POST, format!("/lists/{l}/reset"), None),
+        (
+            Method::PATCH,
+            format!("/campaigns/{c}/contacts/{third}"),
+            Some(json!({ "active": false })),
+        ),
+        (Method::POST, format!("/campaigns/{c}/contacts/{third}/erase"), None),
+        (Method::POST, format!("/orders/{}/cancel", orders[2].id), None),
+    ];
+    for (method, path, body) in attempts {
+        let res = agent.send(method.clone(), &path, body).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{method} {path}");
+    }
+    assert!(store.contact(contacts[2]).await.expect("contact").active);
+}
+
+/// The HTML of a page that must answer 200.
+async fn page_html(who: &Session, path: &str) -> String {
+    let res = who.client.get(format!("{}{path}", who.base)).send().await.expect("sent");
+    assert_eq!(res.status(), StatusCode::OK, "{path}");
+    res.text().await.expect("body")
+}
+
+#[tokio::test]
+async fn the_campaign_page_manages_lists_contacts_and_orders() {
+    let server = start(0).await;
+    let admin = login(&server, "admin", &server.admin_password).await;
+    let store = &server.state.store;
+    let now = Timestamp::now();
+    let (campaign, list, contacts) = sold_contacts(store, "Page ops", 2, now).await;
+    let (c, l) = (campaign.0, list.id.0);
+    let post = |path: String, form: Vec<(&'static str, String)>| {
+        let mut form = form;
+        form.insert(0, ("csrf", admin.csrf.clone()));
+        admin.client.post(format!("{}{path}", server.base)).form(&form).send()
+    };
+
+    let page = page_html(&admin, &format!("/admin/campaigns/{c}")).await;
+    for form in ["list-mix", "list-reset", "orders/cancellations"] {
+        assert!(page.contains(form), "the page has no {form} form: {page}");
+    }
+
+    let form = vec![
+        ("enabled", "on".to_string()),
+        ("weight", "4".to_string()),
+        ("priority", "1".to_string()),
+        ("new_per_day", "25".to_string()),
+    ];
+    let res = post(format!("/admin/lists/{l}"), form).await.expect("sent");
+    assert_eq!(res.url().path(), format!("/admin/campaigns/{c}"));
+    let row = store.list(list.id).await.expect("the list");
+    assert_eq!((row.enabled, row.weight, row.priority, row.new_per_day), (true, 4, 1, Some(25)));
+    let form = vec![("weight", "2".to_string()), ("priority", "0".to_string())];
+    post(format!("/admin/lists/{l}"), form).await.expect("sent");
+    let row = store.list(list.id).await.expect("the list");
+    assert_eq!((row.enabled, row.weight, row.new_per_day), (false, 2, None), "unticked, no cap");
+    let bad = vec![("weight", "0".to_string()), ("priority", "0".to_string())];
+    let res = post(format!("/admin/lists/{l}"), bad).await.expect("sent");
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.text().await.expect("body").contains("at least 1"));
+
+    let res = post(format!("/admin/lists/{l}/reset"), vec![("outcomes", "nope".to_string())]);
+    let res = res.await.expect("sent");
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let text = res.text().await.expect("body");
+    assert!(text.contains("no outcome") && text.contains("nope"), "{text}");
+    let res = post(format!("/admin/lists/{l}/reset"), vec![("outcomes", String::new())]);
+    let text = res.await.expect("sent").text().await.expect("body");
+    assert!(text.contains("id=\"reset-report\""), "{text}");
+
+    let first = contacts[0].0;
+    let off = vec![("active", "false".to_string())];
+    post(format!("/admin/campaigns/{c}/contacts/{first}/active"), off).await.expect("sent");
+    assert!(!store.contact(contacts[0]).await.expect("contact").active);
+    let page = page_html(&admin, &format!("/admin/campaigns/{c}?q=0701990000")).await;
+    assert!(page.contains("(inactive)") && page.contains("Activate"), "{page}");
+
+    let second = contacts[1].0;
+    let res = post(format!("/admin/campaigns/{c}/contacts/{second}/erase"), Vec::new());
+    let res = res.await.expect("sent");
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST, "an erasure must be confirmed");
+    assert!(!store.contact(contacts[1]).await.expect("contact").erased);
+    let confirm = vec![("confirm", "on".to_string())];
+    post(format!("/admin/campaigns/{c}/contacts/{second}/erase"), confirm).await.expect("sent");
+    assert!(store.contact(contacts[1]).await.expect("contact").erased);
+
+    let day = jiff::SignedDuration::from_hours(1);
+    let orders = store.orders(now - day, Timestamp::now() + day).await.expect("orders");
+    let ours: Vec<i64> = orders.iter().filter(|o| o.campaign == campaign).map(|o| o.id).collect();
+    assert_eq!(ours.len(), 2);
+    let form = vec![("order", ours[0].to_string()), ("reason", "regret".to_string())];
+    post(format!("/admin/campaigns/{c}/orders/cancel"), form).await.expect("sent");
+    let orders = store.orders(now - day, Timestamp::now() + day).await.expect("orders");
+    let cancelled = |id: i64| orders.iter().any(|o| o.id == id && o.cancelled_at.is_some());
+    assert!(cancelled(ours[0]) && !cancelled(ours[1]));
+    let missing = vec![("order", "999999".to_string())];
+    let res = post(format!("/admin/campaigns/{c}/orders/cancel"), missing).await.expect("sent");
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
