@@ -30,6 +30,12 @@ enum Command {
     Import(cmd::import::ImportArgs),
     /// Do-not-call lists: load, add, check.
     Dnc(cmd::dnc::DncArgs),
+    /// A campaign's lists: show, enable, disable, mix, cap, reset.
+    List(cmd::list::ListArgs),
+    /// One contact: deactivate, activate, erase on request.
+    Contact(cmd::contact::ContactArgs),
+    /// Sale cancellations: one order, or a client's cancellation file.
+    Order(cmd::order::OrderArgs),
     /// Export orders, attempts or statistics; scheduled exports.
     Export(cmd::export::ExportArgs),
     /// Simulate a call center on the real engine and print its figures.
@@ -58,6 +64,9 @@ fn main() -> anyhow::Result<()> {
         Command::User(args) => cmd::serve::user(args),
         Command::Import(args) => cmd::import::run(args),
         Command::Dnc(args) => cmd::dnc::run(args),
+        Command::List(args) => cmd::list::run(args),
+        Command::Contact(args) => cmd::contact::run(args),
+        Command::Order(args) => cmd::order::run(args),
         Command::Export(args) => cmd::export::run(args),
         Command::Bench(args) => cmd::bench_store::run(args),
         Command::Simulate(args) => cmd::simulate::run(args),
