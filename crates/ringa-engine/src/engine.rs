@@ -418,6 +418,22 @@ impl Engine {
         self.callbacks.values()
     }
 
+    /// Calls connected to an agent since `before` or earlier: what the
+    /// telephony must still carry. An owner checks them against its live
+    /// calls and reports the ones it no longer has as hung up, so that no
+    /// agent stays "in call" on a call that ended unheard.
+    pub fn connected_calls(&self, before: Timestamp) -> Vec<CallId> {
+        let mut calls: Vec<CallId> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| matches!(c.state, CallState::Connected { .. }))
+            .filter(|(_, c)| c.record.connected_at.is_some_and(|at| at <= before))
+            .map(|(id, _)| *id)
+            .collect();
+        calls.sort();
+        calls
+    }
+
     /// Calls in flight (placed and not ended).
     pub fn calls_in_flight(&self) -> usize {
         self.calls.len()

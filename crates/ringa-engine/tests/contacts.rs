@@ -294,3 +294,48 @@ fn the_new_contacts_cap_spreads_a_list_over_days() {
     let counts: Vec<u32> = per_day.values().copied().collect();
     assert_eq!(counts, vec![2, 2, 1], "two new contacts a day: {per_day:?}");
 }
+
+#[test]
+fn a_connected_call_the_telephony_reports_gone_sends_its_agent_to_wrap_up_then_ready() {
+    let mut world = World::new(at("2026-12-07T09:00:00+01:00"));
+    world.add_campaign(
+        campaign(1, DialMode::Progressive, RuleSet::None),
+        vec![contact(1, "+46701740601")],
+    );
+    world.login(1, &[1]);
+    let call = world.last_originate().call;
+    world.call_event(call, CallEvent::Answered { by: AnsweredBy::Human });
+    let agent = AgentId(1);
+    let in_call = |w: &World| {
+        matches!(
+            w.engine.agent(agent).map(|a| &a.state),
+            Some(ringa_engine::AgentState::InCall { .. })
+        )
+    };
+    assert!(in_call(&world));
+    // Just connected: left out of the check while its media starts.
+    assert!(world.engine.connected_calls(world.now - SignedDuration::from_secs(2)).is_empty());
+    world.advance(SignedDuration::from_mins(3));
+    assert_eq!(world.engine.connected_calls(world.now - SignedDuration::from_secs(2)), vec![call]);
+
+    // The telephony no longer carries it (its BYE was lost): reported gone.
+    world.call_event(call, CallEvent::HungUp { by_customer: false });
+    assert!(world.engine.connected_calls(world.now).is_empty());
+    let state = world.engine.agent(agent).map(|a| a.state.clone());
+    assert!(matches!(state, Some(ringa_engine::AgentState::WrapUp { .. })), "{state:?}");
+    world.input(Input::AgentOutcome {
+        agent,
+        outcome: ringa_core::OutcomeCode::new("not_interested"),
+        callback: None,
+        note: None,
+    });
+    let state = world.engine.agent(agent).map(|a| a.state.clone());
+    assert!(!in_call(&world), "{state:?}");
+    assert!(
+        matches!(
+            state,
+            Some(ringa_engine::AgentState::Ready | ringa_engine::AgentState::Reserved { .. })
+        ),
+        "{state:?}"
+    );
+}

@@ -33,7 +33,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use ringa_amd::{AmdConfig, Class, MachineAction, Route};
 use ringa_core::Pii;
 use ringa_core::campaign::OnMachine;
@@ -285,6 +285,16 @@ impl Lines {
         let _ = self.feed.send(Feed::CallPhone(agent));
     }
 
+    /// Checks the calls the owner's engine has connected against the calls the driver
+    /// carries: each one it no longer has (its end was never heard) comes back on the
+    /// input channel as hung up, so that its agent goes to wrap-up instead of staying "in
+    /// call" on a call that is gone.
+    pub fn audit(&self, connected: Vec<CallId>) {
+        if !connected.is_empty() {
+            let _ = self.feed.send(Feed::Audit(connected));
+        }
+    }
+
     /// The file `call` is recorded to once answered, when calls are recorded.
     pub fn recording_path(&self, call: CallId) -> Option<PathBuf> {
         let (dir, run) = self.recordings.as_ref()?;
@@ -339,6 +349,9 @@ enum Feed {
     Campaign(CampaignLines),
     /// An agent wants to go ready: call their phone first.
     CallPhone(AgentId),
+    /// The owner's engine has these calls connected: any the driver no
+    /// longer carries is reported hung up.
+    Audit(Vec<CallId>),
 }
 
 /// What the telephony keeps of a campaign.
@@ -1252,6 +1265,17 @@ impl Link {
         }
     }
 
+    /// Reports as hung up each of `connected` the driver no longer carries.
+    fn audit(&mut self, connected: &[CallId]) {
+        for &call in connected {
+            if !self.live.contains_key(&call) {
+                tracing::warn!(%call, "a call the engine has connected is gone: ended");
+                self.out
+                    .push(Input::Call { call, event: CallEvent::HungUp { by_customer: false } });
+            }
+        }
+    }
+
     /// A customer dialog ended: stop its media and hang up its per-call agent leg (a
     /// nailed-up leg gets its stream back from the media task and stays up).
     fn on_ended(&mut self, call: CallId) {
@@ -1617,6 +1641,12 @@ async fn next_tcp(tcp: &mut Option<mpsc::UnboundedReceiver<Received>>) -> Option
     }
 }
 
+/// How often the calls an engine has connected are checked against the calls carried.
+pub const AUDIT_EVERY: Duration = Duration::from_secs(10);
+/// Calls connected this recently are left out of the check: their media may still be
+/// starting.
+pub const AUDIT_SETTLE: Duration = Duration::from_secs(2);
+
 async fn run(
     opened: Opened,
     mut owner: Owner,
@@ -1625,7 +1655,20 @@ async fn run(
 ) -> Result<Option<Engine>, DriverError> {
     let Opened { mut link, mut media, mut tcp } = opened;
     let mut buf = vec![0u8; 65_536];
+    let mut audited = Instant::now();
     loop {
+        // The driver's own engine is checked against the calls carried, as an owner
+        // keeping its engine does through `Lines::audit`.
+        if let Owner::Engine { engine, .. } = &owner
+            && audited.elapsed() >= AUDIT_EVERY
+        {
+            audited = Instant::now();
+            let settled =
+                Timestamp::now() - SignedDuration::try_from(AUDIT_SETTLE).unwrap_or_default();
+            let connected = engine.connected_calls(settled);
+            link.audit(&connected);
+            owner.absorb(&mut link.out);
+        }
         // Settle: engine commands to the legs, leg events to the engine, until quiet.
         loop {
             let mut busy = false;
@@ -1716,6 +1759,10 @@ async fn run(
                 Some(Feed::Campaign(lines)) => link.learn_campaign(lines),
                 Some(Feed::CallPhone(agent)) => {
                     link.call_phone(Instant::now(), agent).await;
+                    owner.absorb(&mut link.out);
+                }
+                Some(Feed::Audit(calls)) => {
+                    link.audit(&calls);
                     owner.absorb(&mut link.out);
                 }
                 Some(Feed::Command(command)) => {

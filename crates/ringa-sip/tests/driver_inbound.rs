@@ -766,3 +766,29 @@ async fn a_call_back_whose_agent_phone_refuses_is_never_answered_480() {
     assert!(paused.is_some(), "the agent whose phone refused is paused");
     telephony.stop().await.expect("the driver stops cleanly");
 }
+
+/// The owner's engine holds a call the driver no longer carries (its end was never
+/// heard): the audit reports that one hung up and leaves the calls it carries alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_audit_ends_the_engines_calls_the_telephony_no_longer_carries() {
+    let Ends { trunk_sip, customer_rtp, me, .. } = Ends::bind().await;
+    let (lines, mut inputs) = lines_at(me, options(false, None)).await;
+    let ringa = lines.local_addr();
+
+    let _invite = rings(&trunk_sip, ringa, &customer_rtp, "cb-audit").await;
+    let inbound = next_input(&mut inputs, |i| matches!(i, Input::InboundCall { .. })).await;
+    let Some(Input::InboundCall { call: carried, .. }) = inbound else {
+        panic!("the owner hears of the call back: {inbound:?}")
+    };
+    let lost = ringa_core::CallId(carried.0 + 1000);
+    lines.audit(vec![carried, lost]);
+    let ended = next_input(&mut inputs, |i| matches!(i, Input::Call { .. })).await;
+    let Some(Input::Call { call, event }) = ended else {
+        panic!("the lost call is reported: {ended:?}")
+    };
+    assert_eq!((call, event), (lost, ringa_engine::CallEvent::HungUp { by_customer: false }));
+    let more = next_input(&mut inputs, |i| matches!(i, Input::Call { .. }));
+    let more = tokio::time::timeout(Duration::from_millis(500), more).await;
+    assert!(more.is_err(), "the call carried is left alone: {more:?}");
+    lines.stop().await.expect("the driver stops cleanly");
+}

@@ -249,6 +249,7 @@ impl Floor {
             marker: None,
             marker_at: now,
             learned_saved_at: now,
+            audited_at: now,
         };
         for user in rt.store.users().await? {
             rt.names.insert(user.id, user.display_name);
@@ -424,6 +425,9 @@ struct Runtime {
     marker_at: Timestamp,
     /// When the campaigns' learned states were last saved.
     learned_saved_at: Timestamp,
+    /// When the engine's connected calls were last checked against the
+    /// telephony's.
+    audited_at: Timestamp,
 }
 
 /// The next input from the trunk's calls; never, without telephony.
@@ -511,9 +515,24 @@ impl Runtime {
             if now.duration_since(self.learned_saved_at) >= LEARNED_SAVE_EVERY {
                 self.save_learned(now).await;
             }
+            self.audit_calls(now);
             self.publish(now);
         }
         info!("floor stopped");
+    }
+
+    /// Every few seconds, has the telephony check the calls the engine has
+    /// connected: one it no longer carries comes back as hung up, and its
+    /// agent goes to wrap-up rather than staying "in call".
+    fn audit_calls(&mut self, now: Timestamp) {
+        let Some(lines) = &self.lines else { return };
+        let every = SignedDuration::try_from(ringa_sip::driver::AUDIT_EVERY).unwrap_or_default();
+        if now.duration_since(self.audited_at) < every {
+            return;
+        }
+        self.audited_at = now;
+        let settle = SignedDuration::try_from(ringa_sip::driver::AUDIT_SETTLE).unwrap_or_default();
+        lines.audit(self.engine.connected_calls(now - settle));
     }
 
     fn load_campaign(&mut self, row: &CampaignRow, now: Timestamp) {

@@ -764,7 +764,7 @@ async fn admin_campaign_with(
                     input name="reason" placeholder="reason";
                     button type="submit" { "Cancel order" }
                 }
-                form.upload method="post" enctype="multipart/form-data"
+                form.cancel-file method="post" enctype="multipart/form-data"
                     action=(format!("/admin/campaigns/{id}/orders/cancellations")) {
                     (csrf_field(caller))
                     "The client's file of cancellations (an order number or the customer's phone "
