@@ -113,8 +113,25 @@ fn a_callback_that_meets_congestion_is_retried_then_escalated() {
         world.advance(SignedDuration::from_mins(1));
     }
     assert!(tries >= 2, "retried within its window");
-    let escalated = world.log.iter().any(|(_, c)| matches!(c, Command::CallbackEscalated { .. }));
-    assert!(escalated, "escalated after its window instead of being dropped");
+    // Every retry of the callback inside the campaign's window from its due
+    // time, then the escalation when the window closes, never a silent drop.
+    let window = world.engine.campaign(CampaignId(1)).unwrap().callbacks.retry_window;
+    let due = at("2026-12-07T15:00:00+01:00");
+    let escalated_at = world
+        .log
+        .iter()
+        .find_map(|(t, c)| matches!(c, Command::CallbackEscalated { .. }).then_some(*t))
+        .expect("escalated after its window instead of being dropped");
+    assert!(escalated_at >= due + window, "escalated at {escalated_at}, before its window closed");
+    assert!(escalated_at <= due + window + SignedDuration::from_mins(1), "{escalated_at}");
+    let retries: Vec<_> = world
+        .originates()
+        .into_iter()
+        .filter(|o| o.at >= due && o.at < escalated_at)
+        .map(|o| o.at)
+        .collect();
+    assert!(retries.len() >= 2, "retried within its window: {retries:?}");
+    assert!(retries.iter().all(|t| *t <= due + window), "{retries:?}");
     let state = world.engine.callbacks().next().unwrap().state;
     assert_eq!(state, CallbackState::Escalated);
 }

@@ -867,6 +867,18 @@ impl Store {
         })
     }
 
+    /// One order.
+    pub async fn order(&self, id: i64) -> Result<OrderRow, StoreError> {
+        let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1");
+        let row = on_db!(self, pool => {
+            match sqlx::query(&sql).bind(id).fetch_optional(pool).await? {
+                Some(row) => Some(order_from(&row)?),
+                None => None,
+            }
+        });
+        row.ok_or_else(|| StoreError::NotFound(format!("order {id}")))
+    }
+
     /// Marks one order cancelled (the customer regretted). Returns false
     /// when it was cancelled already.
     pub async fn cancel_order(

@@ -538,9 +538,10 @@ pub struct ResetBody {
     pub outcomes: Vec<String>,
 }
 
-/// Resets ("zeroes") a list: its finished contacts with the given outcomes
-/// become dialable again within the campaign's rules. Unknown outcome codes
-/// are refused, so that a typing error does not reopen nothing in silence.
+/// Resets ("zeroes") a list: its finished contacts whose last outcome or
+/// call result is one of `outcomes` become dialable again within the
+/// campaign's rules. Unknown codes are refused, so that a typing error does
+/// not reopen nothing in silence.
 pub async fn reset_list_now(
     state: &AppState,
     list: ListId,
@@ -548,11 +549,17 @@ pub async fn reset_list_now(
 ) -> Result<ringa_store::ResetReport, WebError> {
     let row = state.store.list(list).await?;
     let known = state.store.outcomes(row.campaign).await?;
-    if let Some(unknown) = outcomes.iter().find(|o| !known.iter().any(|k| &k.code == *o)) {
+    let results = ringa_core::CallResult::ALL.iter().map(|r| r.as_str());
+    let is_known =
+        |code: &str| known.iter().any(|k| k.code == code) || results.clone().any(|r| r == code);
+    if let Some(unknown) = outcomes.iter().find(|o| !is_known(o)) {
         let codes: Vec<&str> = known.iter().map(|k| k.code.as_str()).collect();
+        let results: Vec<&str> = results.collect();
         return Err(WebError::BadRequest(format!(
-            "no outcome {unknown:?} in this campaign; its outcomes are {}",
-            codes.join(", ")
+            "no outcome {unknown:?} in this campaign; its outcomes are {}, and the call \
+             results {}",
+            codes.join(", "),
+            results.join(", ")
         )));
     }
     let report = state.store.reset_list(list, outcomes, Timestamp::now()).await?;
@@ -639,14 +646,15 @@ pub async fn contact_json(state: &AppState, contact: ContactId) -> Result<Value,
             "id": c.id, "due_at": c.due_at, "local": c.local.to_string(), "zone":
                 c.zone.to_string(),
             "personal": c.owner.is_some(), "state": format!("{:?}", c.state).to_lowercase(), "note":
-                c.note,
+                c.note, "tries": c.tries, "cancel_reason": c.cancel_reason,
         }))
         .collect();
     Ok(json!({
         "id": row.id, "campaign": row.campaign, "list": row.list, "name": row.name,
         "address": row.address, "postal_code": row.postal_code, "zone": row.zone,
         "fields": row.fields, "numbers": numbers, "state": row.state, "attempts": row.attempts,
-        "last_outcome": row.last_outcome, "history": history, "callbacks": callbacks,
+        "last_outcome": row.last_outcome, "active": row.active, "erased": row.erased,
+        "history": history, "callbacks": callbacks,
         "history_zone": zone.to_string(),
     }))
 }
@@ -730,9 +738,8 @@ async fn update_contact(
     Path((id, contact)): Path<(u64, u64)>,
     Json(body): Json<ContactChange>,
 ) -> Result<Json<Value>, WebError> {
-    caller.require(STAFF, Scope::Admin)?;
+    caller.require(ADMIN, Scope::Admin)?;
     let campaign = CampaignId(id);
-    caller.may_see(&state, campaign).await?;
     set_contact_active(&state, campaign, ContactId(contact), body.active).await?;
     Ok(Json(contact_json(&state, ContactId(contact)).await?))
 }
@@ -786,7 +793,7 @@ async fn cancel_order(
     Path(id): Path<i64>,
     body: Option<Json<CancelBody>>,
 ) -> Result<Json<Value>, WebError> {
-    caller.require(STAFF, Scope::Admin)?;
+    caller.require(ADMIN, Scope::Admin)?;
     let reason = body.and_then(|Json(b)| b.reason).unwrap_or_else(|| "cancelled".into());
     let cancelled = state.store.cancel_order(id, reason.trim(), Timestamp::now()).await?;
     Ok(Json(json!({ "order": id, "cancelled": cancelled })))
@@ -821,9 +828,8 @@ async fn cancel_orders_from_file(
     Query(params): Query<CancelFileParams>,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, WebError> {
-    caller.require(STAFF, Scope::Admin)?;
+    caller.require(ADMIN, Scope::Admin)?;
     let campaign = CampaignId(id);
-    caller.may_see(&state, campaign).await?;
     let report = cancel_from_file(&state, campaign, &body, params.reason.as_deref()).await?;
     let not_found: Vec<Value> = report
         .not_found
@@ -1647,7 +1653,30 @@ async fn callback_request(
 async fn wall(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, WebError> {
     caller.require(STAFF, Scope::Read)?;
     let snap = state.floor.snapshot();
-    Ok(Json(json!({ "snapshot": *snap, "definitions": crate::pages::DEFINITIONS })))
+    let mut escalated = Vec::new();
+    for campaign in state.store.campaigns().await? {
+        for cb in escalated_callbacks(&state, campaign.id).await? {
+            escalated.push(json!({
+                "id": cb.id, "campaign": cb.campaign, "contact": cb.contact,
+                "due_at": cb.due_at, "local": cb.local.to_string(), "zone": cb.zone.to_string(),
+                "tries": cb.tries, "note": cb.note,
+            }));
+        }
+    }
+    Ok(Json(json!({
+        "snapshot": *snap,
+        "escalated_callbacks": escalated,
+        "definitions": crate::pages::DEFINITIONS,
+    })))
+}
+
+/// A campaign's callbacks that could not be made within their window and
+/// wait for a supervisor.
+pub async fn escalated_callbacks(
+    state: &AppState,
+    campaign: CampaignId,
+) -> Result<Vec<ringa_store::CallbackRow>, WebError> {
+    Ok(state.store.callbacks_in_state(campaign, ringa_store::CallbackState::Escalated).await?)
 }
 
 async fn force_release(

@@ -88,7 +88,7 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
         "/campaigns/{id}/contacts/{contact}",
         "Deactivate or reactivate a contact {active}: an inactive contact is never dialed \
          and its pending callbacks are cancelled",
-        "admin, supervisor (their campaigns); scope admin",
+        "admin; scope admin",
     ),
     (
         "post",
@@ -102,7 +102,7 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
         "/campaigns/{id}/orders/cancellations",
         "Cancel the orders a client's file names (CSV body: an order number or the \
          customer's phone number a line; query: reason)",
-        "admin, supervisor (their campaigns); scope admin",
+        "admin; scope admin",
     ),
     (
         "patch",
@@ -444,7 +444,8 @@ pub fn schemas() -> Value {
         })),
         "ContactCallback": object(&["id", "due_at", "local", "zone"], json!({
             "id": int, "due_at": time, "local": text, "zone": text, "personal": flag,
-            "state": text, "note": nullable("string"),
+            "state": text, "note": nullable("string"), "tries": int,
+            "cancel_reason": nullable("string"),
         })),
         "Contact": object(&["id", "campaign", "numbers", "history", "callbacks"], json!({
             "id": int, "campaign": int, "list": int, "name": nullable("string"),
@@ -454,6 +455,7 @@ pub fn schemas() -> Value {
             "state": text, "attempts": int, "last_outcome": nullable("string"),
             "history": { "type": "array", "items": schema_ref("Attempt") },
             "history_zone": text,
+            "active": flag, "erased": flag,
             "callbacks": { "type": "array", "items": schema_ref("ContactCallback") },
         })),
         "ContactMatch": object(&["id", "numbers", "state", "attempts", "next_at"], json!({
@@ -534,11 +536,17 @@ pub fn schemas() -> Value {
             "outcome": text, "note": nullable("string"),
             "callback": { "oneOf": [schema_ref("Callback"), { "type": "null" }] },
         })),
-        "Wall": object(&["snapshot", "definitions"], json!({
+        "Wall": object(&["snapshot", "escalated_callbacks", "definitions"], json!({
             "snapshot": { "type": "object", "properties": {
                 "agents": { "type": "array", "items": { "type": "object" } },
                 "campaigns": { "type": "array", "items": { "type": "object" } },
             } },
+            "escalated_callbacks": { "description": "callbacks that could not be made within \
+                their window, waiting for a supervisor", "type": "array",
+                "items": object(&["id", "campaign", "contact", "due_at", "tries"], json!({
+                    "id": int, "campaign": int, "contact": int, "due_at": time,
+                    "local": text, "zone": text, "tries": int, "note": nullable("string"),
+                })) },
             "definitions": { "type": "array", "items": texts },
         })),
     }));

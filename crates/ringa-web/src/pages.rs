@@ -321,6 +321,8 @@ async fn agent_page(State(state): State<AppState>, caller: Caller) -> Result<Res
                             table #history { thead { tr { th { "#" }
                                 th { "when " span #history-zone {} } th { "result" }
                                 th { "outcome" } } } tbody {} }
+                            h3 { "Callbacks" }
+                            ul #card-callbacks {}
                         }
                     }
                     h3 { "Outcome" }
@@ -348,6 +350,12 @@ async fn wall_page(State(state): State<AppState>, caller: Caller) -> Result<Resp
     let campaigns: Vec<(u64, String)> =
         state.store.campaigns().await?.iter().map(|c| (c.id.0, c.name.clone())).collect();
     let options = serde_json::to_string(&campaigns).unwrap_or_default();
+    let mut escalated = Vec::new();
+    for (id, name) in &campaigns {
+        for cb in api::escalated_callbacks(&state, CampaignId(*id)).await? {
+            escalated.push((name.clone(), cb));
+        }
+    }
     Ok(page(
         "Wall",
         Some(&caller),
@@ -360,6 +368,19 @@ async fn wall_page(State(state): State<AppState>, caller: Caller) -> Result<Resp
                     thead { tr { th { "agent" } th { "state" } th { "time in state" } th {
                         "campaigns" } th { "call" } th { "talk / ready / paused" } th { "" } } }
                     tbody {}
+                }
+                h2 { "Callbacks for a supervisor" }
+                p { "Callbacks that could not be made within their window (the trunk refused "
+                    "them, or nobody answered their tries) wait here instead of being dropped. "
+                    "Shown as the page was loaded." }
+                @if escalated.is_empty() { p #escalated-none { "None." } } @else {
+                    table #escalated { thead { tr { th { "campaign" } th { "contact" }
+                        th { "due (contact's time)" } th { "tries" } th { "note" } } }
+                        tbody { @for (name, cb) in &escalated { tr {
+                            td { (name) } td { (cb.contact.0) }
+                            td { (cb.local.to_string()) " " (cb.zone.to_string()) }
+                            td { (cb.tries) } td { (cb.note.as_deref().unwrap_or("")) }
+                        } } } }
                 }
                 h2 { "Definitions" }
                 dl.defs { @for (term, def) in DEFINITIONS { dt { (term) } dd { (def) } } }
@@ -1216,6 +1237,9 @@ async fn admin_cancel_order(
             "" => "cancelled",
             r => r,
         };
+        if state.store.order(f.order).await?.campaign != CampaignId(id) {
+            return Err(WebError::NotFound(format!("order {} in this campaign", f.order)));
+        }
         state.store.cancel_order(f.order, reason, jiff::Timestamp::now()).await?;
         Ok::<_, WebError>(Redirect::to(&format!("/admin/campaigns/{id}")))
     }

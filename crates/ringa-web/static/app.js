@@ -91,6 +91,17 @@
         });
         tb.appendChild(tr);
       });
+      const cbs = $("#card-callbacks");
+      if (cbs) {
+        cbs.innerHTML = "";
+        (c.callbacks || []).forEach((cb) => {
+          const li = document.createElement("li");
+          li.textContent = cb.local + " " + cb.zone + ": " + cb.state +
+            (cb.cancel_reason ? " (" + cb.cancel_reason + ")" : "") +
+            (cb.note ? " - " + cb.note : "");
+          cbs.appendChild(li);
+        });
+      }
       const out = $("#outcomes"); out.innerHTML = "";
       data.outcomes.forEach((o) => {
         const b = document.createElement("button");

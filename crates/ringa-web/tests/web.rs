@@ -1620,6 +1620,13 @@ async fn the_campaign_page_shows_the_learned_models_and_copies_them_from_another
     assert_eq!(learned(&admin, new).await["saved"]["state"]["numbers"], 1);
 }
 
+/// Whether the contact's card says it is active.
+async fn card_active(who: &Session, campaign: u64, contact: u64) -> bool {
+    let card =
+        who.json(Method::GET, &format!("/campaigns/{campaign}/contacts/{contact}"), None).await;
+    card["active"].as_bool().expect("the card says whether the contact is active")
+}
+
 /// A campaign the floor leaves alone with `n` contacts, each sold on a
 /// closed attempt: the contacts' ids and the orders.
 async fn sold_contacts(
@@ -1710,6 +1717,10 @@ async fn lists_contacts_and_orders_are_managed_over_the_api() {
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let text = res.text().await.expect("body");
     assert!(text.contains("sael") && text.contains("sale"), "{text}");
+    // Call results are codes too, as on the command line.
+    admin
+        .json(Method::POST, &format!("/lists/{l}/reset"), Some(json!({ "outcomes": ["busy"] })))
+        .await;
     let report = admin
         .json(Method::POST, &format!("/lists/{l}/reset"), Some(json!({ "outcomes": ["sale"] })))
         .await;
@@ -1815,9 +1826,16 @@ async fn lists_contacts_and_orders_are_managed_over_the_api() {
         .expect("sent");
     assert_eq!(res.status(), StatusCode::BAD_REQUEST, "undecodable bytes are refused");
 
-    // Agents may do none of it.
+    assert_eq!(
+        store.contact(contacts[0]).await.expect("contact").active,
+        card_active(&admin, c, first).await
+    );
+
+    // Agents and supervisors may do none of it.
     add_user(&admin, "agent-ops", "agent", &[c]).await;
     let agent = login(&server, "agent-ops", "password-1").await;
+    add_user(&admin, "super-ops", "supervisor", &[c]).await;
+    let supervisor = login(&server, "super-ops", "password-1").await;
     let third = contacts[2].0;
     let attempts = [
         (Method::PATCH, format!("/lists/{l}"), Some(json!({ "enabled": true }))),
@@ -1831,8 +1849,10 @@ async fn lists_contacts_and_orders_are_managed_over_the_api() {
         (Method::POST, format!("/orders/{}/cancel", orders[2].id), None),
     ];
     for (method, path, body) in attempts {
-        let res = agent.send(method.clone(), &path, body).await;
-        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{method} {path}");
+        for who in [&agent, &supervisor] {
+            let res = who.send(method.clone(), &path, body.clone()).await;
+            assert_eq!(res.status(), StatusCode::FORBIDDEN, "{method} {path}");
+        }
     }
     assert!(store.contact(contacts[2]).await.expect("contact").active);
 }
@@ -1919,4 +1939,57 @@ async fn the_campaign_page_manages_lists_contacts_and_orders() {
     let missing = vec![("order", "999999".to_string())];
     let res = post(format!("/admin/campaigns/{c}/orders/cancel"), missing).await.expect("sent");
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    // An order is cancelled from its own campaign's page only.
+    let (other, _, _) = sold_contacts(store, "Other page ops", 1, now).await;
+    let elsewhere = vec![("order", ours[1].to_string())];
+    let path = format!("/admin/campaigns/{}/orders/cancel", other.0);
+    let res = post(path, elsewhere).await.expect("sent");
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let orders = store.orders(now - day, Timestamp::now() + day).await.expect("orders");
+    assert!(orders.iter().any(|o| o.id == ours[1] && o.cancelled_at.is_none()));
+}
+
+/// A callback that could not be made within its window waits on the
+/// supervisor's wall (page and API), never dropped; a cancelled one shows
+/// its reason on the contact's card.
+#[tokio::test]
+async fn escalated_callbacks_wait_on_the_wall_and_cancelled_ones_say_why() {
+    let server = start(0).await;
+    let admin = login(&server, "admin", &server.admin_password).await;
+    let store = &server.state.store;
+    let now = Timestamp::now();
+    let (campaign, _list, contacts) = sold_contacts(store, "Callbacks", 2, now).await;
+    let zone = ringa_core::ZoneName::parse("Europe/Stockholm").expect("a zone");
+    let request = |contact: ContactId, note: &str| ringa_store::CallbackRequest {
+        campaign,
+        contact,
+        owner: None,
+        local: jiff::civil::date(2026, 3, 3).at(10, 0, 0, 0),
+        zone: zone.clone(),
+        window_before: jiff::SignedDuration::ZERO,
+        window_after: jiff::SignedDuration::from_mins(15),
+        note: Some(note.to_string()),
+    };
+    let late = store.schedule_callback(&request(contacts[0], "ring after ten"), now).await.unwrap();
+    let row = store.callback(late).await.expect("the callback");
+    let after = row.due_at + jiff::SignedDuration::from_mins(20);
+    let fate = store.callback_try_failed(late, after, jiff::SignedDuration::from_mins(2)).await;
+    assert!(matches!(fate, Ok(ringa_store::CallbackFate::Escalated)), "{fate:?}");
+    let gone = store.schedule_callback(&request(contacts[1], "maybe"), now).await.unwrap();
+    store.cancel_callback(gone, "the customer asked not to be called", now).await.unwrap();
+
+    let wall = admin.json(Method::GET, "/wall", None).await;
+    let escalated = wall["escalated_callbacks"].as_array().expect("a list");
+    assert_eq!(escalated.len(), 1, "{wall}");
+    assert_eq!(escalated[0]["contact"], json!(contacts[0].0));
+    assert_eq!(escalated[0]["tries"], 1);
+    let page = page_html(&admin, "/wall").await;
+    assert!(page.contains("id=\"escalated\"") && page.contains("ring after ten"), "{page}");
+
+    let card = admin
+        .json(Method::GET, &format!("/campaigns/{}/contacts/{}", campaign.0, contacts[1].0), None)
+        .await;
+    let callback = &card["callbacks"][0];
+    assert_eq!(callback["state"], "cancelled", "{card}");
+    assert_eq!(callback["cancel_reason"], "the customer asked not to be called");
 }
