@@ -28,7 +28,7 @@ enum Command {
     User(cmd::serve::UserArgs),
     /// Import contacts from a CSV or other delimited text file.
     Import(cmd::import::ImportArgs),
-    /// Do-not-call lists: load, add, check.
+    /// Do-not-call lists: load, add, check, list them.
     Dnc(cmd::dnc::DncArgs),
     /// A campaign's lists: show, enable, disable, mix, cap, reset.
     List(cmd::list::ListArgs),

@@ -480,3 +480,35 @@ fn deactivating_and_activating_a_contact_gives_back_its_state() {
     assert_ne!(after[0], "ready", "a do-not-call outcome is not reopened");
     assert_ne!(after[1], "ready", "a final outcome is not reopened");
 }
+
+/// Every command that takes `--campaign` takes a name or an id, and a
+/// campaign that does not exist is named along with the ones that do.
+#[test]
+fn campaigns_are_named_by_name_or_id_everywhere() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let db = sqlite(dir.path());
+    import(dir.path(), &db, "A", &["Anna;0701740601"]);
+    let campaign = with_store(&db, async |s: &Store| {
+        let ids = contacts_of(s, "A").await;
+        s.contact(ids[0]).await.unwrap().campaign
+    });
+    let id = campaign.0.to_string();
+    let out = succeeded(&ringa(&db, &["dnc", "check", "0701740601", "--campaign", &id]));
+    assert!(out.contains("not blocked"), "{out}");
+    let day = ["--from", "2026-01-01", "--to", "2100-01-01"];
+    let mut args = vec!["export", "attempts", "--campaign", id.as_str()];
+    args.extend(day);
+    succeeded(&ringa(&db, &args));
+    for command in [&["dnc", "check", "0701740601"][..], &["export", "attempts"][..]] {
+        let mut args = command.to_vec();
+        args.extend(["--campaign", "Nope"]);
+        if command[0] == "export" {
+            args.extend(day);
+        }
+        let err = failed(&ringa(&db, &args));
+        assert!(
+            err.contains("no campaign \"Nope\"") && err.contains("existing campaigns"),
+            "{err}"
+        );
+    }
+}

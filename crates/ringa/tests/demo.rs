@@ -212,6 +212,12 @@ fn serve_shows_the_day(dir: &Path, password: &str, orders: &str, figures: (f64, 
         let rate = figures["drop_rate"].as_f64().expect("a drop rate") * 100.0;
         assert!((rate - drop_rate).abs() < 0.01, "{rate} against {drop_rate}");
         assert!(figures["sales"].as_u64().is_some_and(|s| s > 0), "{stats}");
+
+        // What the campaign learned during the day was kept: it serves warm.
+        let learned = get(format!("/campaigns/{id}/learned-state"));
+        assert!(learned["saved"]["updated_at"].is_string(), "never saved: {learned}");
+        let seen = learned["live"]["outcomes_seen"].as_f64().unwrap_or(0.0);
+        assert!(seen > 1000.0, "the served campaign starts cold: {learned}");
     }
     drop(server);
 }

@@ -201,6 +201,16 @@ pub(crate) fn run(args: DemoArgs) -> Result<()> {
     if !recovered.interrupted.is_empty() {
         bail!("{} attempts were still open after the day", recovered.interrupted.len());
     }
+    // What the campaign learned during the day is kept, as `ringa serve`
+    // keeps it: the served campaign starts warm.
+    if let Some(state) = sim.engine().learned_state(setup.campaign.id)
+        && !state.is_empty()
+    {
+        let document = state.to_json().context("the learned state as JSON")?;
+        runtime
+            .block_on(store.save_learned_state(setup.campaign.id, &document, day_end))
+            .context("saving what the campaign learned")?;
+    }
     let figures = runtime.block_on(Figures::gather(
         &store,
         &setup.campaign,

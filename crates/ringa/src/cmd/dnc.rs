@@ -155,9 +155,7 @@ async fn run_async(args: DncArgs) -> Result<()> {
             let store = db.open().await?;
             let blocks = match campaign {
                 Some(name) => {
-                    let Some(campaign) = store.campaign_by_name(&name).await? else {
-                        bail!("no campaign {name:?}");
-                    };
+                    let campaign = super::lookup::campaign(&store, &name).await?;
                     store.dnc_check(&number, Some(campaign.id)).into_iter().collect()
                 }
                 None => store.dnc_blocks(&number),

@@ -193,13 +193,7 @@ async fn run_async(args: ExportArgs) -> Result<()> {
             };
             let store = db.open().await?;
             let campaign = match campaign {
-                Some(c) => Some(
-                    store
-                        .campaign_by_name(&c)
-                        .await?
-                        .with_context(|| format!("no campaign {c:?}"))?
-                        .id,
-                ),
+                Some(c) => Some(super::lookup::campaign(&store, &c).await?.id),
                 None => None,
             };
             let schedule = ExportSchedule {
@@ -223,9 +217,7 @@ async fn run_async(args: ExportArgs) -> Result<()> {
     };
     let store = period.db.open().await?;
     let campaign = match &period.campaign {
-        Some(c) => {
-            Some(store.campaign_by_name(c).await?.with_context(|| format!("no campaign {c:?}"))?.id)
-        }
+        Some(c) => Some(super::lookup::campaign(&store, c).await?.id),
         None => None,
     };
     let req = ExportRequest {

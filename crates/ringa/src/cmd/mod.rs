@@ -18,9 +18,15 @@ pub(crate) mod serve;
 pub(crate) mod simulate;
 pub(crate) mod telephony;
 
-/// Logs go to standard error, filtered by `RINGA_LOG` (default `warn`).
+/// Logs go to standard error, filtered by `RINGA_LOG` (default `warn`), in
+/// colour only when standard error is a terminal (a log file gets plain text).
 pub(crate) fn init_logging() {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_env("RINGA_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
 }

@@ -185,7 +185,7 @@ pub(crate) fn user(args: UserArgs) -> anyhow::Result<()> {
                 let id = ringa_web::api::create_user_with(&store, &accounts, &body)
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
-                println!("added user {login} ({id})");
+                println!("added user {login} (id {}, role {})", id.0, body.role);
                 if generated {
                     println!(
                         "one-time password (shown once; to be changed at the first login): \
