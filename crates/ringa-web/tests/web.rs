@@ -470,39 +470,7 @@ async fn the_report_counts_the_kpi_definitions_case() {
         (CallResult::NoAnswer, Some(480), None),
         (CallResult::NoAnswer, Some(480), None),
     ];
-    let contacts: Vec<NewContact> = (0..10)
-        .map(|i| {
-            let raw = format!("07012300{i:02}");
-            NewContact {
-                numbers: vec![NewNumber {
-                    number: PhoneNumber::parse(&raw, Region::SE).expect("a valid number"),
-                    label: "main".into(),
-                    raw,
-                }],
-                ..NewContact::default()
-            }
-        })
-        .collect();
-    let ids = store.insert_contacts(&list, &contacts, now).await.expect("contacts");
-    for (id, (result, sip, outcome)) in ids.iter().zip(results) {
-        let claim = store.claim_contact(*id, "case", now).await.expect("claim").expect("free");
-        let start = AttemptStart {
-            number: claim.numbers[0].number.clone(),
-            caller_id: None,
-            agent: None,
-            amd: json!({}),
-        };
-        let attempt = store.begin_attempt(&claim, &start, now).await.expect("begin");
-        let end = AttemptEnd {
-            result,
-            sip_code: sip,
-            outcome: outcome.map(str::to_string),
-            agent: None,
-            answered_at: result.answered().then_some(now),
-            next: NextStep::Close,
-        };
-        store.finish_attempt(attempt, &end, now).await.expect("finish");
-    }
+    closed_attempts(store, &list, "070123", &results, now).await;
 
     let stats = admin.json(Method::GET, &format!("/campaigns/{}/stats", campaign.0), None).await;
     let figures = &stats["campaigns"][0];
@@ -1628,7 +1596,7 @@ async fn card_active(who: &Session, campaign: u64, contact: u64) -> bool {
 }
 
 /// A campaign the floor leaves alone with `n` contacts, each sold on a
-/// closed attempt: the contacts' ids and the orders.
+/// closed attempt (an order each): the campaign, its list and the contacts.
 async fn sold_contacts(
     store: &Store,
     name: &str,
@@ -1636,9 +1604,24 @@ async fn sold_contacts(
     now: Timestamp,
 ) -> (CampaignId, ListRow, Vec<ContactId>) {
     let (campaign, list) = campaign_the_floor_leaves_alone(store, name, now).await;
-    let contacts: Vec<NewContact> = (0..n)
+    let sales = vec![(CallResult::Connected, Some(200), Some("sale")); n];
+    let ids = closed_attempts(store, &list, "070199", &sales, now).await;
+    (campaign, list, ids)
+}
+
+/// One contact in `list` for each of `results` ("Kund 0", ... with the
+/// numbers `prefix`0000, `prefix`0001, ...), each with one closed attempt
+/// of that result, SIP code and outcome.
+async fn closed_attempts(
+    store: &Store,
+    list: &ListRow,
+    prefix: &str,
+    results: &[(CallResult, Option<u16>, Option<&str>)],
+    now: Timestamp,
+) -> Vec<ContactId> {
+    let contacts: Vec<NewContact> = (0..results.len())
         .map(|i| {
-            let raw = format!("07019900{i:02}");
+            let raw = format!("{prefix}00{i:02}");
             NewContact {
                 name: Some(format!("Kund {i}")),
                 numbers: vec![NewNumber {
@@ -1650,9 +1633,9 @@ async fn sold_contacts(
             }
         })
         .collect();
-    let ids = store.insert_contacts(&list, &contacts, now).await.expect("contacts");
-    for id in &ids {
-        let claim = store.claim_contact(*id, "ops", now).await.expect("claim").expect("free");
+    let ids = store.insert_contacts(list, &contacts, now).await.expect("contacts");
+    for (id, (result, sip, outcome)) in ids.iter().zip(results) {
+        let claim = store.claim_contact(*id, "case", now).await.expect("claim").expect("free");
         let start = AttemptStart {
             number: claim.numbers[0].number.clone(),
             caller_id: None,
@@ -1661,16 +1644,16 @@ async fn sold_contacts(
         };
         let attempt = store.begin_attempt(&claim, &start, now).await.expect("begin");
         let end = AttemptEnd {
-            result: CallResult::Connected,
-            sip_code: Some(200),
-            outcome: Some("sale".to_string()),
+            result: *result,
+            sip_code: *sip,
+            outcome: outcome.map(str::to_string),
             agent: None,
-            answered_at: Some(now),
+            answered_at: result.answered().then_some(now),
             next: NextStep::Close,
         };
         store.finish_attempt(attempt, &end, now).await.expect("finish");
     }
-    (campaign, list, ids)
+    ids
 }
 
 #[tokio::test]
