@@ -90,6 +90,8 @@ pub enum FloorMsg {
 pub struct Floor {
     tx: mpsc::Sender<FloorMsg>,
     snapshot: watch::Receiver<Arc<Snapshot>>,
+    /// Where the telephony's SIP socket is bound, with a trunk configured.
+    sip: Option<std::net::SocketAddr>,
 }
 
 /// A card on an agent's desktop.
@@ -188,6 +190,12 @@ impl Snapshot {
 }
 
 impl Floor {
+    /// The address the telephony's SIP socket is bound to (a port of 0 in
+    /// the settings is the one the system gave), with a trunk configured.
+    pub fn sip_addr(&self) -> Option<std::net::SocketAddr> {
+        self.sip
+    }
+
     /// Loads the campaigns and starts the floor task.
     /// Without `live` telephony the calls go to the simulated world.
     pub async fn start(
@@ -216,6 +224,7 @@ impl Floor {
             }
             None => (None, None),
         };
+        let sip = lines.as_ref().map(Lines::local_addr);
         let now = Timestamp::now();
         let recovered = store.recover(Some(&config.worker), now).await?;
         if !recovered.interrupted.is_empty() || recovered.released > 0 {
@@ -280,7 +289,7 @@ impl Floor {
         rt.drain(now).await;
         rt.publish(now);
         tokio::spawn(rt.run(rx, line_events).instrument(info_span!("floor")));
-        Ok(Floor { tx, snapshot: snap_rx })
+        Ok(Floor { tx, snapshot: snap_rx, sip })
     }
 
     /// The latest snapshot.

@@ -356,7 +356,9 @@ async fn work_customers(phone: Phone, transport: Transport, refusing_first: bool
     tone(&dir.path().join("agent.ul"), 1000.0, 2.0);
     let trunk_port = free_udp_port();
     let phone_port = free_udp_port();
-    let sip: SocketAddr = SocketAddr::from(([127, 0, 0, 1], free_udp_port()));
+    // Bound by the floor itself on a port the system gives: a port picked
+    // here and bound later could be taken meanwhile by another test's socket.
+    let sip_bind: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 0));
     let refusing_port = free_udp_port();
     let mut refusing_peer = refusing_first
         .then(|| Peer::sipp(dir.path(), "refusing", REFUSING, refusing_port, 2, 60, &[]));
@@ -400,13 +402,14 @@ async fn work_customers(phone: Phone, transport: Transport, refusing_first: bool
             transport,
             ..trunk("sipp", SocketAddr::from(([127, 0, 0, 1], trunk_port)))
         }],
-        sip_bind: sip,
+        sip_bind,
         options,
     };
     if refusing_first {
         live.trunks.insert(0, refusing);
     }
     let Served { base, floor, stop, server } = serve_live(&store, live).await;
+    let sip = floor.sip_addr().expect("the telephony is bound");
     if phone == Phone::Registered {
         let registered = tokio::task::spawn_blocking(move || {
             register(phone_port, sip, "agent1", "phone-pw");
@@ -573,7 +576,9 @@ async fn a_customer_calling_back_reaches_the_ready_agent_with_the_card() {
     let dir = tempfile::tempdir().expect("a temporary folder");
     tone(&dir.path().join("agent.ul"), 1000.0, 2.0);
     let phone_port = free_udp_port();
-    let sip: SocketAddr = SocketAddr::from(([127, 0, 0, 1], free_udp_port()));
+    // Bound by the floor itself on a port the system gives: a port picked
+    // here and bound later could be taken meanwhile by another test's socket.
+    let sip_bind: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 0));
     // The customer calls from the trunk's address: its SIP and RTP sockets.
     let customer = tokio::net::UdpSocket::bind("127.0.0.1:0").await.expect("a SIP socket");
     let customer_rtp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.expect("an RTP socket");
@@ -586,8 +591,9 @@ async fn a_customer_calling_back_reaches_the_ready_agent_with_the_card() {
     let mut options = DriverOptions::new("127.0.0.1".parse().expect("literal"));
     options.agent_phones = HashMap::from([(agent, format!("sip:agent1@127.0.0.1:{phone_port}"))]);
     options.recordings = Some(records.clone());
-    let live = LiveConfig { trunks: vec![trunk("carrier", me)], sip_bind: sip, options };
+    let live = LiveConfig { trunks: vec![trunk("carrier", me)], sip_bind, options };
     let Served { base, floor, stop, server } = serve_live(&store, live).await;
+    let sip = floor.sip_addr().expect("the telephony is bound");
     let mut phone_peer = Peer::sipp(
         dir.path(),
         "phone",
