@@ -785,9 +785,12 @@ impl Store {
     }
 
     /// Makes the finished contacts of a list dialable again ("zeroing"),
-    /// for the given outcomes (every outcome when empty). Contacts that are
-    /// inactive, erased, closed by a do-not-call or final-by-rule outcome, or
-    /// whose number is on a do-not-call list of the campaign stay closed.
+    /// for the given codes (every outcome when empty): outcomes of the
+    /// campaign or call results, matched against each contact's last one.
+    /// Contacts that are inactive, erased, closed by a do-not-call or
+    /// final-by-rule outcome, or whose number is on a do-not-call list of
+    /// the campaign stay closed. A code no contact can carry is refused
+    /// (`Invalid`, naming the codes there are): it would reset nothing.
     pub async fn reset_list(
         &self,
         list: ListId,
@@ -796,6 +799,21 @@ impl Store {
     ) -> Result<ResetReport, StoreError> {
         let list_row = self.list(list).await?;
         let defs = self.outcomes(list_row.campaign).await?;
+        let results = || ringa_core::CallResult::ALL.iter().map(|r| r.as_str());
+        let known = |code: &str| {
+            defs.iter().any(|o| o.code == code)
+                || results().any(|r| r == code)
+                || code.starts_with("suppressed")
+        };
+        if let Some(unknown) = outcomes.iter().find(|c| !known(c)) {
+            let codes: Vec<&str> = defs.iter().map(|o| o.code.as_str()).collect();
+            return Err(StoreError::Invalid(format!(
+                "{unknown:?} is neither an outcome of the campaign nor a call result; \
+                 outcomes: {}; call results: {}",
+                codes.join(", "),
+                results().collect::<Vec<_>>().join(", ")
+            )));
+        }
         let protected: HashSet<&str> =
             defs.iter().filter(|o| o.dnc || o.never_reset).map(|o| o.code.as_str()).collect();
         let rows: Vec<(i64, i64, Option<String>, i64)> = on_db!(self, pool => {

@@ -516,6 +516,17 @@ async fn list_reset_reopens_only_resettable_contacts(store: Store) {
     }
     store.add_dnc(ringa_core::dnc::GLOBAL_DNC, &se("0701740603"), "test", now).await.unwrap();
     store.set_contact_active(ids[3], false, now).await.unwrap();
+    // A code no contact can carry would reset nothing: refused, nothing changed.
+    let typo = store.reset_list(list.id, &["not_intrested".to_string()], now).await;
+    match typo {
+        Err(StoreError::Invalid(why)) => {
+            assert!(why.contains("not_intrested") && why.contains("not_interested"), "{why}")
+        }
+        other => panic!("a typing error was taken: {other:?}"),
+    }
+    assert_ne!(store.contact(ids[0]).await.unwrap().state, "ready", "nothing reopened");
+    let busy = store.reset_list(list.id, &["busy".to_string()], now).await.unwrap();
+    assert_eq!(busy.reset, 0, "a call result is a code too, and no contact here ended busy");
     let report = store
         .reset_list(list.id, &["not_interested".to_string(), "do_not_call".to_string()], now)
         .await

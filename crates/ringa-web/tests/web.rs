@@ -1889,7 +1889,7 @@ async fn the_campaign_page_manages_lists_contacts_and_orders() {
     let res = res.await.expect("sent");
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let text = res.text().await.expect("body");
-    assert!(text.contains("no outcome") && text.contains("nope"), "{text}");
+    assert!(text.contains("neither an outcome") && text.contains("nope"), "{text}");
     let res = post(format!("/admin/lists/{l}/reset"), vec![("outcomes", String::new())]);
     let text = res.await.expect("sent").text().await.expect("body");
     assert!(text.contains("id=\"reset-report\""), "{text}");

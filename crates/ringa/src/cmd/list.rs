@@ -5,8 +5,8 @@
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use jiff::Timestamp;
-use ringa_core::{CallResult, ListId};
-use ringa_store::{ListRow, Store};
+use ringa_core::ListId;
+use ringa_store::{ListRow, Store, StoreError};
 
 use super::import::{DbArg, runtime};
 use super::lookup;
@@ -224,29 +224,10 @@ async fn reset(store: &Store, id: u64, outcomes: Vec<String>) -> Result<()> {
     let list = lookup::list(store, id).await?;
     let name = describe(store, &list).await;
 
-    // A code that no contact can carry would reset nothing, silently: a
-    // typing error is refused instead.
-    let defined = store.outcomes(list.campaign).await.context("reading the outcomes")?;
-    let known = |code: &str| {
-        defined.iter().any(|o| o.code == code)
-            || CallResult::ALL.iter().any(|r| r.as_str() == code)
-            || code.starts_with("suppressed")
+    let report = match store.reset_list(ListId(id), &outcomes, Timestamp::now()).await {
+        Err(StoreError::Invalid(why)) => bail!("--outcome {why}"),
+        other => other.with_context(|| format!("resetting {name}"))?,
     };
-    if let Some(unknown) = outcomes.iter().find(|c| !known(c)) {
-        let codes: Vec<&str> = defined.iter().map(|o| o.code.as_str()).collect();
-        let results: Vec<&str> = CallResult::ALL.iter().map(|r| r.as_str()).collect();
-        bail!(
-            "--outcome {unknown:?} is neither an outcome of the campaign nor a call result; \
-             outcomes: {}; call results: {}",
-            codes.join(", "),
-            results.join(", ")
-        );
-    }
-
-    let report = store
-        .reset_list(ListId(id), &outcomes, Timestamp::now())
-        .await
-        .with_context(|| format!("resetting {name}"))?;
     let which = if outcomes.is_empty() { "every outcome".to_string() } else { outcomes.join(", ") };
     println!("{name} reset ({which})");
     println!("reopened: {}", report.reset);
