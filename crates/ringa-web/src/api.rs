@@ -1637,16 +1637,17 @@ async fn callback_request(
 async fn wall(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, WebError> {
     caller.require(STAFF, Scope::Read)?;
     let snap = state.floor.snapshot();
-    let mut escalated = Vec::new();
-    for campaign in state.store.campaigns().await? {
-        for cb in escalated_callbacks(&state, campaign.id).await? {
-            escalated.push(json!({
+    let escalated: Vec<Value> = escalated_callbacks(&state)
+        .await?
+        .iter()
+        .map(|(_, cb)| {
+            json!({
                 "id": cb.id, "campaign": cb.campaign, "contact": cb.contact,
                 "due_at": cb.due_at, "local": cb.local.to_string(), "zone": cb.zone.to_string(),
                 "tries": cb.tries, "note": cb.note,
-            }));
-        }
-    }
+            })
+        })
+        .collect();
     Ok(Json(json!({
         "snapshot": *snap,
         "escalated_callbacks": escalated,
@@ -1654,13 +1655,19 @@ async fn wall(State(state): State<AppState>, caller: Caller) -> Result<Json<Valu
     })))
 }
 
-/// A campaign's callbacks that could not be made within their window and
-/// wait for a supervisor.
+/// The callbacks that could not be made within their window and wait for
+/// a supervisor, with their campaign's name, campaign by campaign.
 pub async fn escalated_callbacks(
     state: &AppState,
-    campaign: CampaignId,
-) -> Result<Vec<ringa_store::CallbackRow>, WebError> {
-    Ok(state.store.callbacks_in_state(campaign, ringa_store::CallbackState::Escalated).await?)
+) -> Result<Vec<(String, ringa_store::CallbackRow)>, WebError> {
+    let mut out = Vec::new();
+    for campaign in state.store.campaigns().await? {
+        let escalated = ringa_store::CallbackState::Escalated;
+        for cb in state.store.callbacks_in_state(campaign.id, escalated).await? {
+            out.push((campaign.name.clone(), cb));
+        }
+    }
+    Ok(out)
 }
 
 async fn force_release(

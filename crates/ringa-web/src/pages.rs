@@ -350,12 +350,7 @@ async fn wall_page(State(state): State<AppState>, caller: Caller) -> Result<Resp
     let campaigns: Vec<(u64, String)> =
         state.store.campaigns().await?.iter().map(|c| (c.id.0, c.name.clone())).collect();
     let options = serde_json::to_string(&campaigns).unwrap_or_default();
-    let mut escalated = Vec::new();
-    for (id, name) in &campaigns {
-        for cb in api::escalated_callbacks(&state, CampaignId(*id)).await? {
-            escalated.push((name.clone(), cb));
-        }
-    }
+    let escalated = api::escalated_callbacks(&state).await?;
     Ok(page(
         "Wall",
         Some(&caller),

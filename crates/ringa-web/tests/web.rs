@@ -1333,23 +1333,7 @@ async fn the_contact_history_shows_local_times_with_the_zone() {
     let campaign = campaign.0;
     let mut checked = 0;
     for (&id, zone) in ids.iter().zip(["America/New_York", "Europe/Stockholm"]) {
-        let claim = store.claim_contact(id, "case", now).await.expect("claim").expect("free");
-        let start = AttemptStart {
-            number: claim.numbers[0].number.clone(),
-            caller_id: None,
-            agent: None,
-            amd: json!({}),
-        };
-        let attempt = store.begin_attempt(&claim, &start, now).await.expect("begin");
-        let end = AttemptEnd {
-            result: CallResult::Busy,
-            sip_code: Some(486),
-            outcome: None,
-            agent: None,
-            answered_at: None,
-            next: NextStep::Close,
-        };
-        store.finish_attempt(attempt, &end, now).await.expect("finish");
+        close_attempt(store, id, CallResult::Busy, Some(486), None, now).await;
 
         let path = format!("/campaigns/{campaign}/contacts/{}", id.0);
         let contact = admin.json(Method::GET, &path, None).await;
@@ -1634,26 +1618,39 @@ async fn closed_attempts(
         })
         .collect();
     let ids = store.insert_contacts(list, &contacts, now).await.expect("contacts");
-    for (id, (result, sip, outcome)) in ids.iter().zip(results) {
-        let claim = store.claim_contact(*id, "case", now).await.expect("claim").expect("free");
-        let start = AttemptStart {
-            number: claim.numbers[0].number.clone(),
-            caller_id: None,
-            agent: None,
-            amd: json!({}),
-        };
-        let attempt = store.begin_attempt(&claim, &start, now).await.expect("begin");
-        let end = AttemptEnd {
-            result: *result,
-            sip_code: *sip,
-            outcome: outcome.map(str::to_string),
-            agent: None,
-            answered_at: result.answered().then_some(now),
-            next: NextStep::Close,
-        };
-        store.finish_attempt(attempt, &end, now).await.expect("finish");
+    for (id, &(result, sip, outcome)) in ids.iter().zip(results) {
+        close_attempt(store, *id, result, sip, outcome, now).await;
     }
     ids
+}
+
+/// One attempt on `contact`, begun and closed at `now` with this result,
+/// SIP code and outcome.
+async fn close_attempt(
+    store: &Store,
+    contact: ContactId,
+    result: CallResult,
+    sip_code: Option<u16>,
+    outcome: Option<&str>,
+    now: Timestamp,
+) {
+    let claim = store.claim_contact(contact, "case", now).await.expect("claim").expect("free");
+    let start = AttemptStart {
+        number: claim.numbers[0].number.clone(),
+        caller_id: None,
+        agent: None,
+        amd: json!({}),
+    };
+    let attempt = store.begin_attempt(&claim, &start, now).await.expect("begin");
+    let end = AttemptEnd {
+        result,
+        sip_code,
+        outcome: outcome.map(str::to_string),
+        agent: None,
+        answered_at: result.answered().then_some(now),
+        next: NextStep::Close,
+    };
+    store.finish_attempt(attempt, &end, now).await.expect("finish");
 }
 
 #[tokio::test]
